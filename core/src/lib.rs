@@ -1,0 +1,21 @@
+//! `ferrets-core`: the engine behind ferrets.
+//!
+//! - [`Table`]: a concurrent hash table partitioned by key hash, with set
+//!   semantics, atomic read-modify-write ([`Table::compute`]), counters and
+//!   exact memory accounting. Keys and values are any `Hash + Eq` / `Clone`
+//!   types; [`BytesTable`] is the byte-string table the C ABI uses.
+//!
+//! The bindings (BEAM, Python) depend on this crate directly, never on the C ABI.
+
+mod counter;
+mod heap_size;
+mod options;
+mod table;
+
+pub use counter::{CounterValue, NotACounter};
+pub use heap_size::HeapSize;
+pub use options::TableOptions;
+pub use table::{Compute, Table};
+
+/// A table of byte-string keys and values: what C callers store.
+pub type BytesTable = Table<Box<[u8]>, Box<[u8]>>;
