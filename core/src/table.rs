@@ -149,15 +149,17 @@ where
     /// Stores `value` under `key`, replacing any previous value.
     /// Returns `true` when the key was not present before.
     pub fn insert(&self, key: K, value: V) -> bool {
-        self.compute(key, |old| Compute::Insert(value, old.is_none()))
+        let mut value = Some(value);
+        self.compute(key, |old| Compute::Insert(take_once(&mut value), old.is_none()))
     }
 
     /// Stores `value` under `key` only if the key is absent.
     /// Returns `true` when it was stored.
     pub fn insert_new(&self, key: K, value: V) -> bool {
+        let mut value = Some(value);
         self.compute(key, |old| match old {
             Some(_) => Compute::Keep(false),
-            None => Compute::Insert(value, true),
+            None => Compute::Insert(take_once(&mut value), true),
         })
     }
 
@@ -191,8 +193,10 @@ where
 
     /// Atomic read-modify-write of one entry: `f` sees the current value
     /// (or `None`) and decides what to store. No other writer can change the
-    /// entry between what `f` saw and what it decided; `f` runs exactly once.
-    pub fn compute<R>(&self, key: K, f: impl FnOnce(Option<&V>) -> Compute<V, R>) -> R {
+    /// entry between what `f` saw and what it decided. Under contention `f`
+    /// may run more than once; exactly one run's decision takes effect and
+    /// its `R` is returned, so `f` must not have side effects of its own.
+    pub fn compute<R>(&self, key: K, mut f: impl FnMut(Option<&V>) -> Compute<V, R>) -> R {
         let mut guard = self.write(&key);
         let p = &mut *guard;
         match f(p.map.get(&key)) {
@@ -277,6 +281,12 @@ where
     {
         Iter { table: self, next_partition: 0, batch: Vec::new().into_iter() }
     }
+}
+
+/// Moves the value out of a closure that this lock-based implementation
+/// calls exactly once per operation.
+fn take_once<V>(slot: &mut Option<V>) -> V {
+    slot.take().expect("closure runs once per write under the partition lock")
 }
 
 /// Iterator returned by [`Table::iter`].
