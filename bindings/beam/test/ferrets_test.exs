@@ -1,0 +1,75 @@
+defmodule FerretsTest do
+  use ExUnit.Case, async: true
+
+  # Every case runs the same calls against :ets and :ferrets and compares.
+  defp both(fun), do: {fun.(:ets), fun.(:ferrets)}
+
+  test "insert, lookup, delete and size give the same results as :ets" do
+    {ets, fer} =
+      both(fn mod ->
+        t = mod.new(:t, [:set, :public])
+        r1 = mod.insert(t, {:a, 1})
+        r2 = mod.insert(t, [{:b, 2}, {"c", %{x: [1.0]}}])
+        r3 = mod.insert(t, {:a, :replaced})
+        looks = for k <- [:a, :b, "c", :missing, 1, 1.0], do: mod.lookup(t, k)
+        size = mod.info(t, :size)
+        r4 = mod.delete(t, :a)
+        r5 = mod.delete(t, :absent)
+        {r1, r2, r3, looks, size, r4, r5, mod.lookup(t, :a), mod.info(t, :size)}
+      end)
+
+    assert ets == fer
+    assert elem(fer, 3) |> hd() == [{:a, :replaced}]
+  end
+
+  test "integer and float keys are distinct, as in :ets set tables" do
+    {ets, fer} =
+      both(fn mod ->
+        t = mod.new(:t, [:set])
+        mod.insert(t, [{1, :int}, {1.0, :float}])
+        {mod.lookup(t, 1), mod.lookup(t, 1.0), mod.info(t, :size)}
+      end)
+
+    assert ets == fer
+    assert fer == {[{1, :int}], [{1.0, :float}], 2}
+  end
+
+  test "named tables resolve by atom and the Elixir module delegates" do
+    name = :"ferrets_named_#{System.unique_integer([:positive])}"
+    assert Ferrets.new(name, [:set, :named_table]) == name
+    assert Ferrets.insert(name, {:k, :v})
+    assert Ferrets.lookup(name, :k) == [{:k, :v}]
+    assert Ferrets.info(name, :named_table) == true
+    assert_raise ArgumentError, fn -> Ferrets.new(name, [:named_table]) end
+    assert Ferrets.delete(name)
+    assert Ferrets.info(name, :size) == :undefined
+    assert_raise ArgumentError, fn -> Ferrets.lookup(name, :k) end
+  end
+
+  test "keypos selects the key element" do
+    t = :ferrets.new(:kp, [{:keypos, 2}])
+    true = :ferrets.insert(t, {:row, :id1, "data"})
+    assert :ferrets.lookup(t, :id1) == [{:row, :id1, "data"}]
+    assert_raise ArgumentError, fn -> :ferrets.insert(t, {:too_short}) end
+  end
+
+  test "bad input raises badarg like :ets and never crashes the VM" do
+    t = :ferrets.new(:bad, [:set])
+
+    for {fun, args} <- [
+          {:new, ["not an atom", []]},
+          {:new, [:x, :not_a_list]},
+          {:new, [:x, [:bogus_option]]},
+          {:insert, [t, :not_a_tuple]},
+          {:insert, [t, [{:ok}, :not_a_tuple]]},
+          {:insert, [make_ref(), {:a, 1}]},
+          {:lookup, [self(), :k]},
+          {:info, [t, "size"]}
+        ] do
+      assert_raise ArgumentError, fn -> apply(:ferrets, fun, args) end
+    end
+
+    # A failed list insert changes nothing.
+    assert :ferrets.info(t, :size) == 0
+  end
+end
