@@ -49,5 +49,6 @@ ensure_venv() {
 # Builds and installs the Python package into .venv (a wheel via maturin).
 install_python_package() {
   ensure_venv
-  "$PY" -m pip install --quiet --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps "$root/bindings/python"
+  # maturin's PEP 517 hook runs the `maturin` binary from PATH.
+  PATH="$VENV/bin:$PATH" "$PY" -m pip install --quiet --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps "$root/bindings/python"
 }
