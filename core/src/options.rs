@@ -1,7 +1,7 @@
 //! Construction options for a [`crate::Table`].
 
 /// How a table is laid out. `Default` picks sensible values for the machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TableOptions {
     /// Number of partitions (rounded up to a power of two, at least 1, at most
     /// [`TableOptions::MAX_PARTITIONS`]). `None` picks a default from the
@@ -25,12 +25,6 @@ impl TableOptions {
             }
         };
         wanted.clamp(1, Self::MAX_PARTITIONS).next_power_of_two()
-    }
-}
-
-impl Default for TableOptions {
-    fn default() -> Self {
-        Self { partitions: None, capacity: 0 }
     }
 }
 

@@ -32,13 +32,15 @@ struct Partition<K, V, S> {
     bytes: usize,
 }
 
+type Slot<K, V, S> = CachePadded<RwLock<Partition<K, V, S>>>;
+
 /// A concurrent hash table with set semantics (one value per key).
 ///
 /// Partitioned by the high bits of the key hash; operations on different
 /// partitions never contend. All methods take `&self`: share the table
 /// with `Arc`.
 pub struct Table<K, V, S = foldhash::fast::RandomState> {
-    partitions: Box<[CachePadded<RwLock<Partition<K, V, S>>>]>,
+    partitions: Box<[Slot<K, V, S>]>,
     hasher: S,
     shift: u32,
 }
@@ -263,8 +265,7 @@ where
     /// Bytes held by the entries (keys, values and what they own on the heap)
     /// plus the table's own slots.
     pub fn memory_bytes(&self) -> usize {
-        let slots =
-            size_of::<Self>() + self.partitions.len() * size_of::<CachePadded<RwLock<Partition<K, V, S>>>>();
+        let slots = size_of::<Self>() + self.partitions.len() * size_of::<Slot<K, V, S>>();
         self.partitions.iter().fold(slots, |acc, p| {
             let p = p.read().unwrap_or_else(|e| e.into_inner());
             acc + p.bytes + p.map.capacity() * (size_of::<K>() + size_of::<V>() + 1)
