@@ -2,6 +2,12 @@
 //!
 //! Every `extern "C"` body runs inside [`guard::guard`], so no Rust panic ever
 //! unwinds into C: it becomes `FERRETS_ERR_PANIC` with a message.
+//!
+//! Every exported function is `unsafe` because C passes raw pointers; the
+//! contract (valid for the stated length, handles from the matching `_new`,
+//! not freed) is written once in the header's preamble and per function in
+//! its C doc, which cbindgen copies into `include/ferrets.h`.
+#![allow(clippy::missing_safety_doc)]
 
 mod bytes;
 mod guard;

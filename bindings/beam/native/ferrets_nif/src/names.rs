@@ -6,9 +6,10 @@ use rustler::{Atom, ResourceArc};
 
 use crate::table::TableResource;
 
+type Registry = Vec<(Atom, ResourceArc<TableResource>)>;
+
 /// Few tables are named, so a vector scan beats hashing (`Atom` is not `Hash`).
-static NAMES: LazyLock<RwLock<Vec<(Atom, ResourceArc<TableResource>)>>> =
-    LazyLock::new(|| RwLock::new(Vec::new()));
+static NAMES: LazyLock<RwLock<Registry>> = LazyLock::new(|| RwLock::new(Vec::new()));
 
 /// Registers `table` under `name`; `false` if the name is taken.
 pub fn register(name: Atom, table: ResourceArc<TableResource>) -> bool {
