@@ -11,7 +11,9 @@ defmodule Mix.Tasks.Compile.FerretsNif do
 
   @impl true
   def run(_args) do
-    root = Path.expand("../..", __DIR__)
+    # FERRETS_NIF_WORKSPACE points at another checkout of the Cargo
+    # workspace (e.g. one pinned to a known-good core); default: this one.
+    root = System.get_env("FERRETS_NIF_WORKSPACE") || Path.expand("../..", __DIR__)
     target = System.get_env("CARGO_TARGET_DIR") || Path.join(root, "target")
     args = ["build", "--release", "--quiet", "-p", @crate]
 

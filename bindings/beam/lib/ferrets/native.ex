@@ -1,6 +1,8 @@
 defmodule Ferrets.Native do
   @moduledoc false
-  # The NIF functions. Use `:ferrets` (Erlang) or `Ferrets` (Elixir) instead.
+  # The NIF functions. Use `:ferrets` (Erlang) or `Ferrets` (Elixir) instead:
+  # several of these return `too_big` or a cause atom that `:ferrets` turns
+  # into the ETS behaviour.
 
   @on_load :load_nif
 
@@ -10,16 +12,60 @@ defmodule Ferrets.Native do
     :erlang.load_nif(path, 0)
   end
 
+  # --- Tables (ops.rs, counters.rs, iter.rs, info.rs, owner.rs) ---
+
   @doc false
   def new(_name, _options), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
   def insert(_tab, _objects), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
+  def insert_new(_tab, _objects), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
   def lookup(_tab, _key), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def lookup_element(_tab, _key, _pos), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def member(_tab, _key), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def take(_tab, _key), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
   def delete_key(_tab, _key), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
+  def delete_object(_tab, _object), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
   def delete_table(_tab), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
+  def delete_all_objects(_tab), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def delete_all_objects_dirty(_tab), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def update_counter(_tab, _key, _ops), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def update_counter_default(_tab, _key, _ops, _default), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def update_element(_tab, _key, _elems), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def first(_tab), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def first_dirty(_tab), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def next(_tab, _key), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def next_dirty(_tab, _key), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def tab2list(_tab), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def tab2list_dirty(_tab), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
   def info(_tab, _item), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def whereis(_name), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def rename(_tab, _name), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def give_away(_tab, _pid), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def setopts(_tab, _opts), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def all(), do: :erlang.nif_error(:nif_not_loaded)
 end

@@ -2,9 +2,26 @@
 //!
 //! Every NIF validates its arguments and raises `badarg` on bad input; rustler
 //! turns a Rust panic into an Erlang exception, so the VM never goes down.
+//!
+//! Layout: [`codec`] encodes terms compactly, [`key`] and [`objects`] are what
+//! the `ferrets_core::Table` stores, [`table`] the table resource and access
+//! checks, [`options`] parses `new/2`, [`owner`] handles ownership and heirs,
+//! [`names`] the registries, and [`ops`], [`counters`], [`iter`], [`info`] the
+//! NIFs themselves.
 
 mod atoms;
+mod blob;
+mod codec;
+mod counters;
+mod info;
+mod iter;
+mod key;
 mod names;
+mod objects;
+mod ops;
+mod options;
+mod owner;
+mod raw;
 mod table;
 
 rustler::init!("Elixir.Ferrets.Native");

@@ -1,159 +1,166 @@
-//! Table NIFs: a resource holding a `ferrets_core::Table` keyed by the
-//! external term format of the key, with the whole object stored encoded.
+//! The table resource: what a table reference points at, how a table
+//! argument is resolved, and who may do what with it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use ferrets_core::BytesTable;
-use rustler::{Atom, Encoder, Env, Error, NifResult, Resource, ResourceArc, Term};
+use ferrets_core::Table;
+use rustler::sys::{enif_self, ErlNifPid};
+use rustler::{Atom, Env, Error, LocalPid, Monitor, NifResult, Resource, Term};
 
-use crate::{atoms, names};
+use crate::iter::Snapshot;
+use crate::key::Key;
+use crate::names;
+use crate::objects::Entry;
+use crate::options::{Heir, Kind, Protection};
+use crate::owner;
+
+/// Ownership state that changes together.
+pub struct OwnerState {
+    /// The monitor on the current owner.
+    pub monitor: Option<Monitor>,
+    /// Who inherits the table when the owner dies.
+    pub heir: Option<Heir>,
+}
+
+/// Options reported by `info/1,2` that do not change behaviour.
+pub struct Flags {
+    /// `read_concurrency`.
+    pub read_concurrency: bool,
+    /// `write_concurrency` (`true`, `false` or `auto`).
+    pub write_concurrency: Atom,
+    /// `decentralized_counters`.
+    pub decentralized_counters: bool,
+    /// `compressed`.
+    pub compressed: bool,
+}
 
 /// A ferrets table as seen by the VM (a reference, or its name atom when named).
 pub struct TableResource {
-    table: BytesTable,
-    keypos: usize,
-    name: Atom,
-    named: bool,
-    deleted: AtomicBool,
+    /// Unique id, the key of the registry of live tables.
+    pub id: u64,
+    /// The objects, by encoded key.
+    pub table: Table<Key, Entry>,
+    /// `set`, `bag` or `duplicate_bag`.
+    pub kind: Kind,
+    /// 1-based key position in the objects.
+    pub keypos: usize,
+    /// Access rights.
+    pub protection: Protection,
+    /// Whether the table is resolvable by name.
+    pub named: bool,
+    /// The name atom's term word (`rename/2` changes it).
+    pub name: AtomicU64,
+    /// The owner pid's term word (local pids are immediates).
+    pub owner: AtomicU64,
+    /// Monitor and heir.
+    pub state: Mutex<OwnerState>,
+    /// Set once by `delete/1` or the owner's death.
+    pub deleted: AtomicBool,
+    /// Options kept for `info`.
+    pub flags: Flags,
+    /// Objects beyond the first under each key (bags only), so that
+    /// `size` counts objects like ETS.
+    pub extra: AtomicIsize,
+    /// The key order of the last traversal (see [`crate::iter`]).
+    pub snapshot: Mutex<Option<Arc<Snapshot>>>,
 }
 
 #[rustler::resource_impl]
-impl Resource for TableResource {}
-
-/// The external term format of `term`: equal (`=:=`) terms encode equally.
-fn encode(term: Term<'_>) -> Box<[u8]> {
-    term.to_binary().as_slice().into()
-}
-
-/// Resolves a table argument: a table reference or a registered name.
-fn resolve(tab: Term<'_>) -> NifResult<ResourceArc<TableResource>> {
-    let res = if let Ok(r) = tab.decode::<ResourceArc<TableResource>>() {
-        r
-    } else if let Ok(name) = tab.decode::<Atom>() {
-        names::lookup(name).ok_or(Error::BadArg)?
-    } else {
-        return Err(Error::BadArg);
-    };
-    if res.deleted.load(Ordering::Acquire) {
-        return Err(Error::BadArg);
+impl Resource for TableResource {
+    fn down<'a>(&'a self, env: Env<'a>, pid: LocalPid, monitor: Monitor) {
+        owner::owner_down(self, env, pid, monitor);
     }
-    Ok(res)
 }
 
-/// `ferrets:new(Name, Options)`: only `set` tables in this first version.
-#[rustler::nif]
-fn new<'a>(env: Env<'a>, name: Atom, options: Vec<Term<'a>>) -> NifResult<Term<'a>> {
-    let mut named = false;
-    let mut keypos = 1usize;
-    for opt in options {
-        if let Ok(a) = opt.decode::<Atom>() {
-            if a == atoms::set() || a == atoms::public() || a == atoms::protected() || a == atoms::private() {
-                continue;
-            } else if a == atoms::named_table() {
-                named = true;
-            } else {
-                return Err(Error::BadArg);
-            }
-        } else if let Ok((tag, pos)) = opt.decode::<(Atom, usize)>() {
-            if tag != atoms::keypos() || pos < 1 {
-                return Err(Error::BadArg);
-            }
-            keypos = pos;
-        } else {
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh table id.
+pub fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What an operation needs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reading objects.
+    Read,
+    /// Changing objects.
+    Write,
+}
+
+/// The caller's pid term word.
+pub fn self_word(env: Env<'_>) -> u64 {
+    let mut pid = std::mem::MaybeUninit::<ErlNifPid>::uninit();
+    // SAFETY: `env` is the process-bound environment of the calling NIF.
+    unsafe {
+        if enif_self(env.as_c_arg(), pid.as_mut_ptr()).is_null() {
+            return 0;
+        }
+        crate::raw::pid_word(&rustler::LocalPid::from_c_arg(pid.assume_init()))
+    }
+}
+
+impl TableResource {
+    /// The number of objects.
+    pub fn size(&self) -> usize {
+        (self.table.len() as isize + self.extra.load(Ordering::Relaxed)).max(0) as usize
+    }
+
+    /// Records that `objects` objects left under keys that are gone (or `extra` more).
+    pub fn add_extra(&self, delta: isize) {
+        if delta != 0 {
+            self.extra.fetch_add(delta, Ordering::Relaxed);
+        }
+    }
+
+    /// Removes every object.
+    pub fn clear(&self) {
+        self.table.clear();
+        self.extra.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether the calling process owns the table.
+    pub fn is_owner(&self, env: Env<'_>) -> bool {
+        self.owner.load(Ordering::Acquire) == self_word(env)
+    }
+
+    /// `badarg` unless the caller may `access` the table.
+    #[inline]
+    pub fn check(&self, env: Env<'_>, access: Access) -> NifResult<()> {
+        if self.deleted.load(Ordering::Acquire) {
             return Err(Error::BadArg);
         }
-    }
-    let res = ResourceArc::new(TableResource {
-        table: BytesTable::new(),
-        keypos,
-        name,
-        named,
-        deleted: AtomicBool::new(false),
-    });
-    if named {
-        if !names::register(name, res.clone()) {
-            return Err(Error::BadArg);
+        match (self.protection, access) {
+            (Protection::Public, _) | (Protection::Protected, Access::Read) => Ok(()),
+            _ if self.is_owner(env) => Ok(()),
+            _ => Err(Error::BadArg),
         }
-        Ok(name.to_term(env))
-    } else {
-        Ok(res.encode(env))
     }
 }
 
-fn key_of<'a>(t: &TableResource, object: Term<'a>) -> NifResult<Term<'a>> {
-    let elems = rustler::types::tuple::get_tuple(object)?;
-    elems.get(t.keypos - 1).copied().ok_or(Error::BadArg)
-}
-
-/// `ferrets:insert(Tab, ObjectOrObjects)`.
-#[rustler::nif]
-fn insert(tab: Term<'_>, objects: Term<'_>) -> NifResult<bool> {
-    let t = resolve(tab)?;
-    let objects: Vec<Term<'_>> = if objects.is_list() { objects.decode()? } else { vec![objects] };
-    // Validate everything first so a bad element changes nothing.
-    let mut encoded = Vec::with_capacity(objects.len());
-    for obj in objects {
-        encoded.push((encode(key_of(&t, obj)?), encode(obj)));
+/// The table a `tab` argument names, or `None` (a reference to a deleted
+/// table, an unknown name, or not a table at all).
+///
+/// No reference count is taken: a table reference argument keeps its table
+/// alive for the call; a name is kept alive by the thread's name cache.
+#[inline]
+pub fn lookup_table<'a>(tab: Term<'a>) -> Option<&'a TableResource> {
+    if let Some(t) = tab.try_get_resource::<TableResource>() {
+        return Some(t);
     }
-    for (k, v) in encoded {
-        t.table.insert(k, v);
+    if tab.is_atom() {
+        // SAFETY: the name cache of this thread keeps the resource alive
+        // until this thread resolves a name again, after this call returns.
+        return names::lookup(crate::raw::word(tab.as_c_arg())).map(|p| unsafe { &*p });
     }
-    Ok(true)
+    None
 }
 
-/// `ferrets:lookup(Tab, Key)`: `[Object]` or `[]`.
-#[rustler::nif]
-fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Vec<Term<'a>>> {
-    let t = resolve(tab)?;
-    let Some(bytes) = t.table.get(&encode(key)[..]) else { return Ok(vec![]) };
-    let (term, _) = env.binary_to_term(&bytes).ok_or(Error::BadArg)?;
-    Ok(vec![term])
-}
-
-/// `ferrets:delete(Tab, Key)`.
-#[rustler::nif]
-fn delete_key(tab: Term<'_>, key: Term<'_>) -> NifResult<bool> {
-    let t = resolve(tab)?;
-    t.table.remove(&encode(key)[..]);
-    Ok(true)
-}
-
-/// `ferrets:delete(Tab)`.
-#[rustler::nif]
-fn delete_table(tab: Term<'_>) -> NifResult<bool> {
-    let t = resolve(tab)?;
-    t.deleted.store(true, Ordering::Release);
-    if t.named {
-        names::unregister(t.name);
-    }
-    t.table.clear();
-    Ok(true)
-}
-
-/// `ferrets:info(Tab, Item)`; `undefined` for a table that does not exist.
-#[rustler::nif]
-fn info<'a>(env: Env<'a>, tab: Term<'a>, item: Atom) -> NifResult<Term<'a>> {
-    let t = match resolve(tab) {
-        Ok(t) => t,
-        Err(_) if tab.decode::<Atom>().is_ok() || tab.decode::<ResourceArc<TableResource>>().is_ok() => {
-            return Ok(atoms::undefined().encode(env))
-        }
-        Err(e) => return Err(e),
-    };
-    Ok(if item == atoms::size() {
-        t.table.len().encode(env)
-    } else if item == atoms::keypos() {
-        t.keypos.encode(env)
-    } else if item == atoms::type_() {
-        atoms::set().encode(env)
-    } else if item == atoms::named_table() {
-        t.named.encode(env)
-    } else if item == atoms::name() {
-        t.name.encode(env)
-    } else if item == atoms::memory() {
-        // ETS reports words.
-        (t.table.memory_bytes() / std::mem::size_of::<usize>()).encode(env)
-    } else {
-        return Err(Error::BadArg);
-    })
+/// Resolves `tab` and checks the caller may `access` it; `badarg` otherwise.
+#[inline]
+pub fn resolve<'a>(env: Env<'a>, tab: Term<'a>, access: Access) -> NifResult<&'a TableResource> {
+    let t = lookup_table(tab).ok_or(Error::BadArg)?;
+    t.check(env, access)?;
+    Ok(t)
 }

@@ -1,0 +1,88 @@
+//! `info/2`, `whereis/1`, `rename/2` and `all/0`.
+
+use std::sync::atomic::Ordering;
+
+use rustler::{Atom, Encoder, Env, Error, NifResult, ResourceArc, Term};
+
+use crate::atoms;
+use crate::names;
+use crate::ops::term;
+use crate::owner::tab_term;
+use crate::table::{lookup_table, resolve, Access, TableResource};
+
+/// The table's reference (its `id`).
+fn arc_of(t: &TableResource) -> NifResult<ResourceArc<TableResource>> {
+    names::by_id(t.id).ok_or(Error::BadArg)
+}
+
+/// `info(Tab, Item)`: `undefined` for a table that does not exist.
+#[rustler::nif]
+fn info<'a>(env: Env<'a>, tab: Term<'a>, item: Atom) -> NifResult<Term<'a>> {
+    let t = match lookup_table(tab) {
+        Some(t) if !t.deleted.load(Ordering::Acquire) => t,
+        _ if tab.is_atom() || tab.is_ref() => return Ok(atoms::undefined().encode(env)),
+        _ => return Err(Error::BadArg),
+    };
+    let word = |w: u64| term(env, crate::raw::term_of(w));
+    Ok(match item {
+        i if i == atoms::size() => t.size().encode(env),
+        i if i == atoms::keypos() => t.keypos.encode(env),
+        i if i == atoms::type_() => t.kind.atom().encode(env),
+        i if i == atoms::named_table() => t.named.encode(env),
+        i if i == atoms::name() => word(t.name.load(Ordering::Acquire)),
+        i if i == atoms::owner() => word(t.owner.load(Ordering::Acquire)),
+        i if i == atoms::protection() => t.protection.atom().encode(env),
+        i if i == atoms::id() => arc_of(t)?.encode(env),
+        i if i == atoms::heir() => match &t.state.lock().unwrap_or_else(|e| e.into_inner()).heir {
+            Some(h) => h.pid.encode(env),
+            None => atoms::none().encode(env),
+        },
+        i if i == atoms::memory() => (t.table.memory_bytes() / size_of::<usize>()).encode(env),
+        i if i == atoms::read_concurrency() => t.flags.read_concurrency.encode(env),
+        i if i == atoms::write_concurrency() => t.flags.write_concurrency.encode(env),
+        i if i == atoms::decentralized_counters() => t.flags.decentralized_counters.encode(env),
+        i if i == atoms::compressed() => t.flags.compressed.encode(env),
+        i if i == atoms::fixed() || i == atoms::safe_fixed() || i == atoms::safe_fixed_monotonic_time() => {
+            false.encode(env)
+        }
+        _ => return Err(Error::BadArg),
+    })
+}
+
+/// `whereis(Name)`: the reference of the table named `Name`, or `undefined`.
+#[rustler::nif]
+fn whereis<'a>(env: Env<'a>, name: Atom) -> Term<'a> {
+    match names::lookup_arc(crate::raw::word(name.as_c_arg())) {
+        Some(t) if !t.deleted.load(Ordering::Acquire) => t.encode(env),
+        _ => atoms::undefined().encode(env),
+    }
+}
+
+/// `rename(Tab, Name)`: renames a named table (an unnamed one only changes
+/// what `info(Tab, name)` says). Returns the name, or the reference for an
+/// unnamed table, as ETS does.
+#[rustler::nif]
+fn rename<'a>(env: Env<'a>, tab: Term<'a>, name: Atom) -> NifResult<Term<'a>> {
+    let t = resolve(env, tab, Access::Write)?;
+    let new = crate::raw::word(name.as_c_arg());
+    if t.named {
+        let old = t.name.load(Ordering::Acquire);
+        if old != new {
+            if !names::register(new, arc_of(t)?) {
+                return Err(Error::BadArg);
+            }
+            t.name.store(new, Ordering::Release);
+            names::unregister(old, t.id);
+        }
+        Ok(name.encode(env))
+    } else {
+        t.name.store(new, Ordering::Release);
+        Ok(arc_of(t)?.encode(env))
+    }
+}
+
+/// `all()`: every live table, by name when named.
+#[rustler::nif]
+fn all(env: Env<'_>) -> Vec<Term<'_>> {
+    names::all().iter().map(|t| tab_term(env, t)).collect()
+}

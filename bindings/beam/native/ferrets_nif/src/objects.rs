@@ -1,0 +1,173 @@
+//! Stored objects (encoded tuples) and what a key maps to: one object for a
+//! `set`, an insertion-ordered list of objects for a `bag`/`duplicate_bag`.
+
+use std::cell::Cell;
+use std::mem::size_of;
+
+use ferrets_core::HeapSize;
+use rustler::sys::{enif_get_tuple, ErlNifEnv, ErlNifTerm};
+
+use crate::blob::Blob;
+use crate::codec;
+use crate::key::Key;
+
+/// One stored tuple: its [`codec`] bytes and the big binaries it shares.
+#[derive(Clone)]
+pub struct Obj {
+    code: Box<[u8]>,
+    blobs: Box<[Blob]>,
+}
+
+impl Obj {
+    /// Builds the stored tuple as a term in `env`.
+    pub fn to_term(&self, env: *mut ErlNifEnv) -> ErlNifTerm {
+        codec::decode(env, &self.code, &self.blobs).0
+    }
+
+    /// The term at 1-based position `pos` of the tuple, built in `env`.
+    pub fn element(&self, env: *mut ErlNifEnv, pos: usize) -> Option<ErlNifTerm> {
+        let range = codec::tuple_element(&self.code, pos)?;
+        Some(codec::decode(env, &self.code[range], &self.blobs[..]).0)
+    }
+
+    /// The tuple's arity.
+    pub fn arity(&self) -> usize {
+        codec::tuple_arity(&self.code)
+    }
+
+    /// The encoded tuple (blob references index [`Obj::blobs`]).
+    pub fn code(&self) -> &[u8] {
+        &self.code
+    }
+
+    /// The shared binaries the encoding refers to.
+    pub fn blobs(&self) -> &[Blob] {
+        &self.blobs
+    }
+
+    /// An object from its parts.
+    pub fn from_parts(code: Box<[u8]>, blobs: Box<[Blob]>) -> Self {
+        Self { code, blobs }
+    }
+
+    /// Whether the two objects are the same term (`=:=`).
+    pub fn same(&self, other: &Obj) -> bool {
+        self.code == other.code
+            && self.blobs.len() == other.blobs.len()
+            && self.blobs.iter().zip(other.blobs.iter()).all(|(a, b)| a.bytes() == b.bytes())
+    }
+}
+
+impl HeapSize for Obj {
+    fn heap_size(&self) -> usize {
+        self.code.len() + self.blobs.iter().map(|b| size_of::<Blob>() + b.bytes().len()).sum::<usize>()
+    }
+}
+
+/// What a key maps to.
+#[derive(Clone)]
+pub enum Entry {
+    /// A single object (always for `set`, and for bags holding one object).
+    One(Obj),
+    /// Two or more objects of a bag, in insertion order.
+    Many(Vec<Obj>),
+}
+
+impl Entry {
+    /// The objects under the key, in insertion order.
+    pub fn objects(&self) -> &[Obj] {
+        match self {
+            Entry::One(o) => std::slice::from_ref(o),
+            Entry::Many(v) => v,
+        }
+    }
+
+    /// An entry holding `objs` (`None` when empty).
+    pub fn from_vec(mut objs: Vec<Obj>) -> Option<Entry> {
+        match objs.len() {
+            0 => None,
+            1 => objs.pop().map(Entry::One),
+            _ => Some(Entry::Many(objs)),
+        }
+    }
+}
+
+impl HeapSize for Entry {
+    fn heap_size(&self) -> usize {
+        match self {
+            Entry::One(o) => o.heap_size(),
+            Entry::Many(v) => v.iter().map(|o| size_of::<Obj>() + o.heap_size()).sum(),
+        }
+    }
+}
+
+thread_local! {
+    /// Reused encoding buffer, so that encoding a key allocates nothing.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` with a cleared scratch buffer (a fresh one when nested).
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut buf = SCRATCH.with(Cell::take);
+    buf.clear();
+    let r = f(&mut buf);
+    if buf.capacity() <= 1 << 16 {
+        SCRATCH.with(|s| s.set(buf));
+    }
+    r
+}
+
+/// Calls `f` with the encoded bytes of the key `term` (`Err` when the term
+/// cannot be encoded).
+pub fn with_key<R>(env: *mut ErlNifEnv, term: ErlNifTerm, f: impl FnOnce(&[u8]) -> R) -> Result<R, ()> {
+    with_scratch(|buf| {
+        codec::encode(env, term, buf, &mut None)?;
+        Ok(f(buf))
+    })
+}
+
+/// The stored key of `term`.
+pub fn key_of(env: *mut ErlNifEnv, term: ErlNifTerm) -> Result<Key, ()> {
+    with_key(env, term, Key::new)
+}
+
+/// Encodes the tuple `term` for storage and extracts its key (element
+/// `keypos`). `Err` when `term` is not a tuple of at least `keypos` elements.
+pub fn encode_object(env: *mut ErlNifEnv, term: ErlNifTerm, keypos: usize) -> Result<(Key, Obj), ()> {
+    let mut arity = 0;
+    let mut elems: *const ErlNifTerm = std::ptr::null();
+    // SAFETY: `env` is the live environment `term` belongs to.
+    if unsafe { enif_get_tuple(env, term, &mut arity, &mut elems) } == 0 || (arity as usize) < keypos {
+        return Err(());
+    }
+    // SAFETY: `enif_get_tuple` succeeded: `elems` points at `arity` terms.
+    let elems = unsafe { std::slice::from_raw_parts(elems, arity as usize) };
+    with_scratch(|buf| {
+        let mut blobs = Vec::new();
+        buf.push(codec::TUPLE);
+        buf.extend_from_slice(&(arity as u32).to_le_bytes());
+        let mut key_range = 0..0;
+        let mut key_blobs = false;
+        for (i, &e) in elems.iter().enumerate() {
+            let start = buf.len();
+            let before = blobs.len();
+            codec::encode(env, e, buf, &mut Some(&mut blobs))?;
+            if i + 1 == keypos {
+                key_range = start..buf.len();
+                key_blobs = blobs.len() != before;
+            }
+        }
+        let key = if key_blobs { key_of(env, elems[keypos - 1])? } else { Key::new(&buf[key_range]) };
+        let obj = Obj { code: buf[..].into(), blobs: blobs.into_boxed_slice() };
+        Ok((key, obj))
+    })
+}
+
+/// Encodes any term for storage (heir data, gift data).
+pub fn encode_term(env: *mut ErlNifEnv, term: ErlNifTerm) -> Result<Obj, ()> {
+    with_scratch(|buf| {
+        let mut blobs = Vec::new();
+        codec::encode(env, term, buf, &mut Some(&mut blobs))?;
+        Ok(Obj { code: buf[..].into(), blobs: blobs.into_boxed_slice() })
+    })
+}

@@ -1,0 +1,270 @@
+//! Creating tables and the per-key operations: insert, lookup, member,
+//! take and the deletes.
+
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64};
+use std::sync::Mutex;
+
+use ferrets_core::{Compute, Table};
+use rustler::sys::{enif_make_list_cell, ErlNifEnv, ErlNifTerm};
+use rustler::{Atom, Encoder, Env, Error, NifResult, ResourceArc, Term};
+
+use crate::atoms;
+use crate::key::Key;
+use crate::names;
+use crate::objects::{encode_object, with_key, Entry, Obj};
+use crate::options::{self, Kind, OptError};
+use crate::owner;
+use crate::table::{resolve, self_word, Access, Flags, OwnerState, TableResource};
+
+/// Tables this big are iterated or cleared on a dirty scheduler.
+pub const DIRTY_ABOVE: usize = 10_000;
+
+/// Wraps a raw term built in `env`.
+pub fn term(env: Env<'_>, raw: ErlNifTerm) -> Term<'_> {
+    // SAFETY: `raw` was built in `env` (or is an immediate).
+    unsafe { Term::new(env, raw) }
+}
+
+/// The list of the objects' terms, in order.
+pub fn objects_list(env: *mut ErlNifEnv, objs: &[Obj], mut tail: ErlNifTerm) -> ErlNifTerm {
+    for o in objs.iter().rev() {
+        // SAFETY: both terms live in `env`.
+        tail = unsafe { enif_make_list_cell(env, o.to_term(env), tail) };
+    }
+    tail
+}
+
+/// `new(Name, Options)`: a table owned by the caller. Returns the name for a
+/// named table, else the table reference; `{error, ordered_set}` tells the
+/// Erlang side to raise with that cause.
+#[rustler::nif]
+fn new<'a>(env: Env<'a>, name: Atom, options: Term<'a>) -> NifResult<Term<'a>> {
+    let o = match options::parse(options) {
+        Ok(o) => o,
+        Err(OptError::OrderedSet) => return Ok(atoms::ordered_set().encode(env)),
+        Err(OptError::Bad) => return Err(Error::BadArg),
+    };
+    let res = ResourceArc::new(TableResource {
+        id: crate::table::next_id(),
+        table: Table::new(),
+        kind: o.kind,
+        keypos: o.keypos,
+        protection: o.protection,
+        named: o.named,
+        name: AtomicU64::new(crate::raw::word(name.as_c_arg())),
+        owner: AtomicU64::new(self_word(env)),
+        state: Mutex::new(OwnerState { monitor: None, heir: o.heir }),
+        deleted: AtomicBool::new(false),
+        flags: Flags {
+            read_concurrency: o.read_concurrency,
+            write_concurrency: o.write_concurrency,
+            decentralized_counters: o.decentralized_counters,
+            compressed: o.compressed,
+        },
+        extra: AtomicIsize::new(0),
+        snapshot: Mutex::new(None),
+    });
+    if o.named && !names::register(crate::raw::word(name.as_c_arg()), res.clone()) {
+        return Err(Error::BadArg);
+    }
+    let monitor = env.monitor(&res, &env.pid());
+    res.state.lock().unwrap_or_else(|e| e.into_inner()).monitor = monitor;
+    names::add(res.clone());
+    Ok(if o.named { name.encode(env) } else { res.encode(env) })
+}
+
+/// Encodes the object or list of objects `objects` (all or nothing).
+fn encode_all(env: Env<'_>, t: &TableResource, objects: Term<'_>) -> NifResult<Vec<(Key, Obj)>> {
+    let raw = env.as_c_arg();
+    if objects.is_list() {
+        let list: Vec<Term<'_>> = objects.decode()?;
+        list.iter().map(|o| encode_object(raw, o.as_c_arg(), t.keypos).map_err(|()| Error::BadArg)).collect()
+    } else {
+        Ok(vec![encode_object(raw, objects.as_c_arg(), t.keypos).map_err(|()| Error::BadArg)?])
+    }
+}
+
+/// Stores one object according to the table type.
+fn put(t: &TableResource, key: Key, obj: Obj) {
+    match t.kind {
+        Kind::Set => {
+            t.table.insert(key, Entry::One(obj));
+        }
+        Kind::Bag | Kind::DuplicateBag => {
+            let dup = t.kind == Kind::DuplicateBag;
+            let added = t.table.compute(key, |old| match old {
+                None => Compute::Insert(Entry::One(obj.clone()), 0),
+                Some(e) if !dup && e.objects().iter().any(|o| o.same(&obj)) => Compute::Keep(0),
+                Some(e) => {
+                    let mut v = e.objects().to_vec();
+                    v.push(obj.clone());
+                    Compute::Insert(Entry::Many(v), 1)
+                }
+            });
+            t.add_extra(added);
+        }
+    }
+}
+
+/// `insert(Tab, ObjectOrObjects)`.
+#[rustler::nif]
+fn insert<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<bool> {
+    let t = resolve(env, tab, Access::Write)?;
+    if objects.is_tuple() {
+        let (k, o) =
+            encode_object(env.as_c_arg(), objects.as_c_arg(), t.keypos).map_err(|()| Error::BadArg)?;
+        put(t, k, o);
+        return Ok(true);
+    }
+    put_all(t, encode_all(env, t, objects)?);
+    Ok(true)
+}
+
+/// Stores a list of objects. ETS stores a `bag` list last to first (so
+/// equal-key objects of one call land in reverse order); ferrets matches it.
+fn put_all(t: &TableResource, all: Vec<(Key, Obj)>) {
+    if t.kind == Kind::Bag {
+        all.into_iter().rev().for_each(|(k, o)| put(t, k, o));
+    } else {
+        all.into_iter().for_each(|(k, o)| put(t, k, o));
+    }
+}
+
+/// `insert_new(Tab, ObjectOrObjects)`: nothing is stored if any key exists.
+#[rustler::nif]
+fn insert_new<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<bool> {
+    let t = resolve(env, tab, Access::Write)?;
+    let all = encode_all(env, t, objects)?;
+    if all.len() == 1 {
+        let (k, o) = all.into_iter().next().ok_or(Error::BadArg)?;
+        return Ok(t.table.insert_new(k, Entry::One(o)));
+    }
+    if all.iter().any(|(k, _)| t.table.contains_key(k.bytes())) {
+        return Ok(false);
+    }
+    put_all(t, all);
+    Ok(true)
+}
+
+/// `lookup(Tab, Key)`: the objects under `Key`, `[]` if none.
+#[rustler::nif]
+fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
+    let t = resolve(env, tab, Access::Read)?;
+    let raw = env.as_c_arg();
+    // SAFETY: `[]` is built in this call's environment.
+    let nil = unsafe { rustler::sys::enif_make_list_from_array(raw, std::ptr::null(), 0) };
+    let list =
+        with_key(raw, key.as_c_arg(), |k| t.table.get_with(k, |e| objects_list(raw, e.objects(), nil)))
+            .map_err(|()| Error::BadArg)?;
+    Ok(term(env, list.unwrap_or(nil)))
+}
+
+/// `lookup_element(Tab, Key, Pos)`.
+#[rustler::nif]
+fn lookup_element<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>, pos: Term<'a>) -> NifResult<Term<'a>> {
+    let t = resolve(env, tab, Access::Read)?;
+    let pos: usize = pos.decode().ok().filter(|&p| p >= 1).ok_or(Error::BadArg)?;
+    let raw = env.as_c_arg();
+    let found = with_key(raw, key.as_c_arg(), |k| {
+        t.table.get_with(k, |e| {
+            let objs = e.objects();
+            if objs.iter().any(|o| o.arity() < pos) {
+                return None;
+            }
+            if t.kind == Kind::Set {
+                return objs[0].element(raw, pos);
+            }
+            let elems: Option<Vec<ErlNifTerm>> = objs.iter().map(|o| o.element(raw, pos)).collect();
+            let elems = elems?;
+            // SAFETY: `elems` holds `len` terms of this environment.
+            Some(unsafe { rustler::sys::enif_make_list_from_array(raw, elems.as_ptr(), elems.len() as u32) })
+        })
+    })
+    .map_err(|()| Error::BadArg)?;
+    found.flatten().map(|r| term(env, r)).ok_or(Error::BadArg)
+}
+
+/// `member(Tab, Key)`.
+#[rustler::nif]
+fn member<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
+    let t = resolve(env, tab, Access::Read)?;
+    with_key(env.as_c_arg(), key.as_c_arg(), |k| t.table.contains_key(k)).map_err(|()| Error::BadArg)
+}
+
+/// `take(Tab, Key)`: removes and returns the objects under `Key`.
+#[rustler::nif]
+fn take<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
+    let t = resolve(env, tab, Access::Write)?;
+    let raw = env.as_c_arg();
+    let taken = with_key(raw, key.as_c_arg(), |k| t.table.take(k)).map_err(|()| Error::BadArg)?;
+    if let Some(e) = &taken {
+        t.add_extra(1 - e.objects().len() as isize);
+    }
+    // SAFETY: `[]` is built in this call's environment.
+    let nil = unsafe { rustler::sys::enif_make_list_from_array(raw, std::ptr::null(), 0) };
+    Ok(term(env, taken.map_or(nil, |e| objects_list(raw, e.objects(), nil))))
+}
+
+/// `delete(Tab, Key)`.
+#[rustler::nif]
+fn delete_key<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
+    let t = resolve(env, tab, Access::Write)?;
+    if t.kind == Kind::Set {
+        with_key(env.as_c_arg(), key.as_c_arg(), |k| t.table.remove(k)).map_err(|()| Error::BadArg)?;
+    } else if let Some(e) =
+        with_key(env.as_c_arg(), key.as_c_arg(), |k| t.table.take(k)).map_err(|()| Error::BadArg)?
+    {
+        t.add_extra(1 - e.objects().len() as isize);
+    }
+    Ok(true)
+}
+
+/// `delete_object(Tab, Object)`: removes every copy of exactly `Object`.
+#[rustler::nif]
+fn delete_object<'a>(env: Env<'a>, tab: Term<'a>, object: Term<'a>) -> NifResult<bool> {
+    let t = resolve(env, tab, Access::Write)?;
+    let (k, obj) = encode_object(env.as_c_arg(), object.as_c_arg(), t.keypos).map_err(|()| Error::BadArg)?;
+    let removed = t.table.compute(k, |old| match old {
+        None => Compute::Keep(0),
+        Some(e) if !e.objects().iter().any(|o| o.same(&obj)) => Compute::Keep(0),
+        Some(e) => {
+            let before = e.objects().len() as isize;
+            match Entry::from_vec(e.objects().iter().filter(|o| !o.same(&obj)).cloned().collect()) {
+                Some(rest) => {
+                    let after = rest.objects().len() as isize;
+                    Compute::Insert(rest, before - after)
+                }
+                None => Compute::Remove(before - 1),
+            }
+        }
+    });
+    t.add_extra(-removed);
+    Ok(true)
+}
+
+/// `delete(Tab)`.
+#[rustler::nif]
+fn delete_table<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<bool> {
+    let t = resolve(env, tab, Access::Write)?;
+    owner::delete(t);
+    Ok(true)
+}
+
+/// `delete_all_objects(Tab)` on a scheduler; `too_big` asks for the dirty variant.
+#[rustler::nif]
+fn delete_all_objects<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
+    let t = resolve(env, tab, Access::Write)?;
+    if t.table.len() > DIRTY_ABOVE {
+        return Ok(atoms::too_big().encode(env));
+    }
+    t.clear();
+    Ok(true.encode(env))
+}
+
+/// `delete_all_objects(Tab)` for big tables, on a dirty CPU scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn delete_all_objects_dirty<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<bool> {
+    let t = resolve(env, tab, Access::Write)?;
+    t.clear();
+    Ok(true)
+}

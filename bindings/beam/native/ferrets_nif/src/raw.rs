@@ -1,0 +1,26 @@
+//! Term and pid words: the raw machine word behind immediates (atoms, local
+//! pids), which the tables store and compare directly.
+
+use rustler::sys::{ErlNifPid, ErlNifTerm};
+use rustler::LocalPid;
+
+const _: () = assert!(size_of::<ErlNifTerm>() == size_of::<u64>());
+const _: () = assert!(size_of::<ErlNifPid>() == size_of::<u64>());
+
+/// The machine word of a term.
+pub fn word(t: ErlNifTerm) -> u64 {
+    // SAFETY: `ErlNifTerm` is a transparent wrapper around the term word.
+    unsafe { std::mem::transmute::<ErlNifTerm, u64>(t) }
+}
+
+/// The term of a machine word (only meaningful for words from [`word`]).
+pub fn term_of(w: u64) -> ErlNifTerm {
+    // SAFETY: `ErlNifTerm` is a transparent wrapper around the term word.
+    unsafe { std::mem::transmute::<u64, ErlNifTerm>(w) }
+}
+
+/// The word of a local pid.
+pub fn pid_word(p: &LocalPid) -> u64 {
+    // SAFETY: `ErlNifPid` is a C struct holding only the pid term word.
+    unsafe { std::mem::transmute::<ErlNifPid, u64>(*p.as_c_arg()) }
+}

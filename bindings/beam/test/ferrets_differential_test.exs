@@ -1,0 +1,138 @@
+defmodule FerretsDifferentialTest do
+  @moduledoc """
+  Random operation sequences applied to `:ets` and `:ferrets` side by side;
+  every result (including `badarg`) must be the same. Traversal order is
+  ferrets' own, so traversals are compared as sorted lists.
+  """
+  use ExUnit.Case, async: true
+
+  @sequences 600
+  @ops_per_sequence 40
+
+  defp big, do: :binary.copy("x", 70)
+
+  defp rand_key do
+    Enum.random([
+      fn -> :rand.uniform(6) - 3 end,
+      fn -> Enum.random([1.0, 2.5, -3.0]) end,
+      fn -> Enum.random([:a, :b, :c, nil, true]) end,
+      fn -> Enum.random(["", "k", "key", big()]) end,
+      fn -> {Enum.random([:t, 1]), :rand.uniform(2)} end,
+      fn -> Enum.random([%{}, %{a: 1}, %{1 => "x", b: [2]}]) end,
+      fn -> Enum.random([[], [1], [1, 2 | 3], ~c"ab"]) end,
+      fn -> Bitwise.bsl(1, 70) end
+    ]).()
+  end
+
+  defp rand_value do
+    Enum.random([
+      fn -> :rand.uniform(10) end,
+      fn -> rand_key() end,
+      fn -> {rand_key(), [rand_key()]} end,
+      fn -> <<1, 2, 3>> end,
+      fn -> big() end,
+      fn -> %{x: rand_key(), y: :rand.uniform(3)} end,
+      fn -> self() end,
+      fn -> 3.5 end
+    ]).()
+  end
+
+  defp rand_object do
+    case :rand.uniform(12) do
+      1 -> :not_a_tuple
+      2 -> {}
+      3 -> {rand_key()}
+      4 -> {rand_key(), :rand.uniform(5), rand_value()}
+      5 -> {rand_key(), :rand.uniform(5), :rand.uniform(5), :rand.uniform(5)}
+      _ -> {rand_key(), rand_value()}
+    end
+  end
+
+  defp rand_counter_op do
+    Enum.random([
+      fn -> :rand.uniform(7) - 3 end,
+      fn -> {2, :rand.uniform(5) - 2} end,
+      fn -> {Enum.random([1, 2, 3, 4, 9]), 1} end,
+      fn -> {2, Enum.random([-2, 3]), Enum.random([0, 5]), Enum.random([-1, 1, 100])} end,
+      fn -> [{2, 1}, {3, -1, 0, 7}] end,
+      fn -> {2, Bitwise.bsl(1, 64)} end,
+      fn -> :bad end
+    ]).()
+  end
+
+  defp rand_op do
+    case :rand.uniform(22) do
+      n when n <= 5 ->
+        if :rand.uniform(4) == 1,
+          do: {:insert, [for(_ <- 1..:rand.uniform(4), do: rand_object())]},
+          else: {:insert, [rand_object()]}
+
+      6 -> {:insert_new, [Enum.random([rand_object(), [rand_object(), rand_object()]])]}
+      n when n <= 9 -> {:lookup, [rand_key()]}
+      10 -> {:lookup_element, [rand_key(), Enum.random([1, 2, 3, 0, :x])]}
+      11 -> {:member, [rand_key()]}
+      12 -> {:take, [rand_key()]}
+      13 -> {:delete, [rand_key()]}
+      14 -> {:delete_object, [rand_object()]}
+      15 -> {:update_counter, [rand_key(), rand_counter_op()]}
+      16 -> {:update_counter, [rand_key(), rand_counter_op(), Enum.random([{:d, 0}, {:d, 0, 0}, :x])]}
+      17 -> {:update_element, [rand_key(), Enum.random([{2, rand_value()}, [{3, 1}, {2, big()}], {1, :k}, {7, 1}, :bad])]}
+      18 -> {:info, [Enum.random([:size, :type, :keypos, :named_table, :protection, :bogus])]}
+      19 -> {:tab2list, []}
+      20 -> {:traverse, []}
+      21 -> {:foldl, []}
+      22 -> if :rand.uniform(5) == 1, do: {:delete_all_objects, []}, else: {:lookup, [rand_key()]}
+    end
+  end
+
+  defp run(mod, t, {:traverse, []}) do
+    safe(fn -> walk(mod, t, mod.first(t), []) |> Enum.sort() end)
+  end
+
+  defp run(mod, t, {:tab2list, []}), do: safe(fn -> Enum.sort(mod.tab2list(t)) end)
+
+  defp run(mod, t, {:foldl, []}),
+    do: safe(fn -> mod.foldl(fn o, acc -> [o | acc] end, [], t) |> Enum.sort() end)
+
+  defp run(mod, t, {fun, args}), do: safe(fn -> apply(mod, fun, [t | args]) end)
+
+  defp walk(_mod, _t, :"$end_of_table", acc), do: acc
+  defp walk(mod, t, k, acc), do: walk(mod, t, mod.next(t, k), [k | acc])
+
+  defp safe(f) do
+    {:ok, f.()}
+  rescue
+    e in ArgumentError -> {:badarg, e.__struct__}
+  end
+
+  for type <- [:set, :bag, :duplicate_bag] do
+    test "random operation sequences give the same results on #{type}" do
+      :rand.seed(:exsss, {1, 2, unquote(Macro.escape(type)) |> :erlang.phash2()})
+
+      for seq <- 1..@sequences do
+        opts = [unquote(type), :public] ++ if(rem(seq, 7) == 0, do: [{:keypos, 2}], else: [])
+        e = :ets.new(:diff, opts)
+        f = :ferrets.new(:diff, opts)
+
+        Enum.reduce(1..@ops_per_sequence, [], fn _, history ->
+          op = rand_op()
+          if System.get_env("FERRETS_TRACE"), do: IO.inspect(op, label: "op")
+          expected = run(:ets, e, op)
+          if System.get_env("FERRETS_TRACE"), do: IO.puts("ets done")
+          actual = run(:ferrets, f, op)
+          if System.get_env("FERRETS_TRACE"), do: IO.puts("ferrets done")
+
+          assert actual == expected,
+                 "#{unquote(type)} #{inspect(opts)}: #{inspect(op)} gave #{inspect(actual)}, " <>
+                   ":ets gave #{inspect(expected)}; earlier ops: #{inspect(Enum.reverse(history))}"
+
+          [op | history]
+        end)
+
+        assert Enum.sort(:ferrets.tab2list(f)) == Enum.sort(:ets.tab2list(e))
+        :ets.delete(e)
+        :ferrets.delete(f)
+      end
+    end
+  end
+end
