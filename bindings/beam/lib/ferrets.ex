@@ -1,19 +1,26 @@
 defmodule Ferrets do
   @moduledoc """
-  Elixir interface to ferrets, a faster, bounded, ETS-like store.
+  Elixir interface to ferrets, a drop-in for `:ets` hash tables (`:set`,
+  `:bag`, `:duplicate_bag`) backed by a concurrent native table.
 
-  Every function here mirrors the `:ets` function of the same name and
-  delegates to the Erlang module `:ferrets`.
+  Every function here mirrors the `:ets` function of the same name (same
+  arguments, results and `ArgumentError`s) and delegates to the Erlang
+  module `:ferrets`, so code can switch from `:ets` by changing the module.
 
       tab = Ferrets.new(:cache, [:set, :public])
       true = Ferrets.insert(tab, {:k, 1})
       [{:k, 1}] = Ferrets.lookup(tab, :k)
+      2 = Ferrets.update_counter(tab, :k, 1)
+
+  Differences from ETS: traversal order (`first/1`, `next/2`, `tab2list/1`,
+  folds) is ferrets' own; `:ordered_set` is not supported yet; `info(tab,
+  :memory)` counts ferrets' own storage.
   """
 
   @typedoc "A table: the reference `new/2` returns, or its name for a `:named_table`."
   @type tab :: reference() | atom()
 
-  @doc "Creates a table. See `:ets.new/2`."
+  @doc "Creates a table owned by the caller. See `:ets.new/2` (`:ordered_set` raises `ArgumentError` for now)."
   @spec new(atom(), list()) :: tab()
   defdelegate new(name, options), to: :ferrets
 
@@ -21,9 +28,25 @@ defmodule Ferrets do
   @spec insert(tab(), tuple() | [tuple()]) :: true
   defdelegate insert(tab, objects), to: :ferrets
 
+  @doc "Inserts unless a key already exists. See `:ets.insert_new/2`."
+  @spec insert_new(tab(), tuple() | [tuple()]) :: boolean()
+  defdelegate insert_new(tab, objects), to: :ferrets
+
   @doc "The objects stored under `key`. See `:ets.lookup/2`."
   @spec lookup(tab(), term()) :: [tuple()]
   defdelegate lookup(tab, key), to: :ferrets
+
+  @doc "Element `pos` of the object(s) under `key`. See `:ets.lookup_element/3`."
+  @spec lookup_element(tab(), term(), pos_integer()) :: term()
+  defdelegate lookup_element(tab, key, pos), to: :ferrets
+
+  @doc "Whether `key` is present. See `:ets.member/2`."
+  @spec member(tab(), term()) :: boolean()
+  defdelegate member(tab, key), to: :ferrets
+
+  @doc "Removes and returns the objects under `key`. See `:ets.take/2`."
+  @spec take(tab(), term()) :: [tuple()]
+  defdelegate take(tab, key), to: :ferrets
 
   @doc "Deletes the table. See `:ets.delete/1`."
   @spec delete(tab()) :: true
@@ -33,7 +56,71 @@ defmodule Ferrets do
   @spec delete(tab(), term()) :: true
   defdelegate delete(tab, key), to: :ferrets
 
+  @doc "Deletes exactly `object`. See `:ets.delete_object/2`."
+  @spec delete_object(tab(), tuple()) :: true
+  defdelegate delete_object(tab, object), to: :ferrets
+
+  @doc "Empties the table. See `:ets.delete_all_objects/1`."
+  @spec delete_all_objects(tab()) :: true
+  defdelegate delete_all_objects(tab), to: :ferrets
+
+  @doc "Atomically updates counters. See `:ets.update_counter/3`."
+  @spec update_counter(tab(), term(), term()) :: integer() | [integer()]
+  defdelegate update_counter(tab, key, op), to: :ferrets
+
+  @doc "Atomically updates counters, inserting `default` first if `key` is absent. See `:ets.update_counter/4`."
+  @spec update_counter(tab(), term(), term(), tuple()) :: integer() | [integer()]
+  defdelegate update_counter(tab, key, op, default), to: :ferrets
+
+  @doc "Replaces elements of the object under `key`. See `:ets.update_element/3`."
+  @spec update_element(tab(), term(), {pos_integer(), term()} | [{pos_integer(), term()}]) :: boolean()
+  defdelegate update_element(tab, key, spec), to: :ferrets
+
+  @doc "The first key in traversal order, or `:'$end_of_table'`. See `:ets.first/1`."
+  @spec first(tab()) :: term()
+  defdelegate first(tab), to: :ferrets
+
+  @doc "The key after `key`, or `:'$end_of_table'`. See `:ets.next/2`."
+  @spec next(tab(), term()) :: term()
+  defdelegate next(tab, key), to: :ferrets
+
+  @doc "Every object. See `:ets.tab2list/1`."
+  @spec tab2list(tab()) :: [tuple()]
+  defdelegate tab2list(tab), to: :ferrets
+
+  @doc "Folds over every object. See `:ets.foldl/3`."
+  @spec foldl((tuple(), acc -> acc), acc, tab()) :: acc when acc: term()
+  defdelegate foldl(fun, acc, tab), to: :ferrets
+
+  @doc "Folds over every object. See `:ets.foldr/3`."
+  @spec foldr((tuple(), acc -> acc), acc, tab()) :: acc when acc: term()
+  defdelegate foldr(fun, acc, tab), to: :ferrets
+
+  @doc "Information about a table. See `:ets.info/1`."
+  @spec info(tab()) :: [{atom(), term()}] | :undefined
+  defdelegate info(tab), to: :ferrets
+
   @doc "One item of information about a table. See `:ets.info/2`."
   @spec info(tab(), atom()) :: term()
   defdelegate info(tab, item), to: :ferrets
+
+  @doc "The reference of the table named `name`. See `:ets.whereis/1`."
+  @spec whereis(atom()) :: reference() | :undefined
+  defdelegate whereis(name), to: :ferrets
+
+  @doc "Renames a named table. See `:ets.rename/2`."
+  @spec rename(tab(), atom()) :: tab()
+  defdelegate rename(tab, name), to: :ferrets
+
+  @doc "Makes `pid` the owner and sends it `{:'ETS-TRANSFER', tab, self(), gift}`. See `:ets.give_away/3`."
+  @spec give_away(tab(), pid(), term()) :: true
+  defdelegate give_away(tab, pid, gift), to: :ferrets
+
+  @doc "Sets the heir. See `:ets.setopts/2`."
+  @spec setopts(tab(), tuple() | [tuple()]) :: true
+  defdelegate setopts(tab, opts), to: :ferrets
+
+  @doc "Every ferrets table. See `:ets.all/0`."
+  @spec all() :: [tab()]
+  defdelegate all(), to: :ferrets
 end

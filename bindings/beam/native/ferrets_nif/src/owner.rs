@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use rustler::sys::{enif_alloc_env, enif_free_env, enif_is_process_alive, enif_send};
+use rustler::sys::{enif_alloc_env, enif_free_env, enif_is_process_alive, enif_monitor_process, enif_send};
 use rustler::{Encoder, Env, Error, LocalPid, Monitor, NifResult, ResourceArc, Term};
 
 use crate::atoms;
@@ -67,6 +67,21 @@ fn send_transfer(caller: Env<'_>, to: &LocalPid, t: &ResourceArc<TableResource>,
     }
 }
 
+/// Monitors `pid` on behalf of `t` from a callback environment (rustler's
+/// `monitor` wants a process-bound one).
+fn monitor_from_callback(env: Env<'_>, t: &ResourceArc<TableResource>, pid: &LocalPid) -> Option<Monitor> {
+    let mut mon = std::mem::MaybeUninit::uninit();
+    // SAFETY: a callback environment may be passed as `caller_env`; `t` is a
+    // live resource of a type with a `down` callback; `mon` is written on success.
+    unsafe {
+        if enif_monitor_process(env.as_c_arg(), t.as_c_arg(), pid.as_c_arg(), mon.as_mut_ptr()) == 0 {
+            Some(Monitor::new(mon.assume_init()))
+        } else {
+            None
+        }
+    }
+}
+
 /// The owner (or a stale monitor) went down: hand the table to a live heir,
 /// or delete it.
 pub fn owner_down(t: &TableResource, env: Env<'_>, pid: LocalPid, _monitor: Monitor) {
@@ -79,7 +94,7 @@ pub fn owner_down(t: &TableResource, env: Env<'_>, pid: LocalPid, _monitor: Moni
     let arc = names::by_id(t.id);
     if let (Some(heir), Some(arc)) = (&state.heir, &arc) {
         if crate::raw::pid_word(&heir.pid) != crate::raw::pid_word(&pid) && alive(env, &heir.pid) {
-            if let Some(mon) = arc.monitor(Some(env), &heir.pid) {
+            if let Some(mon) = monitor_from_callback(env, arc, &heir.pid) {
                 t.owner.store(crate::raw::pid_word(&heir.pid), Ordering::Release);
                 state.monitor = Some(mon);
                 send_transfer(env, &heir.pid, arc, pid, &heir.data);
