@@ -10,11 +10,13 @@
 mod counter;
 mod heap_size;
 mod options;
+mod primitive;
 mod table;
 
 pub use counter::{CounterValue, NotACounter};
 pub use heap_size::HeapSize;
 pub use options::TableOptions;
+pub use table::{pinned, Iter, Pinned};
 pub use table::{Compute, Table};
 
 /// A table of byte-string keys and values: what C callers store.

@@ -1,0 +1,2 @@
+//! Table benchmark (work in progress).
+fn main() {}

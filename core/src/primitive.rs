@@ -1,0 +1,100 @@
+//! Synchronisation primitives the table is built on, swapped for loom's
+//! model-checked versions under `cfg(loom)` (as crossbeam does).
+//!
+//! Memory reclamation: outside loom, unlinked memory is handed to
+//! crossbeam-epoch and freed once no pinned thread can still see it. Under
+//! loom there is no global collector (loom forbids state shared between
+//! executions), so [`Garbage`] keeps retired memory until the owning table is
+//! dropped: the model still checks that every pointer is retired exactly once.
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicIsize, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicIsize, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+
+/// A pinned epoch: memory unlinked after the pin stays valid until it drops.
+#[cfg(not(loom))]
+pub(crate) use crossbeam_epoch::Guard;
+
+/// Pins the current thread (cheap; nests).
+#[cfg(not(loom))]
+pub(crate) fn pin() -> Guard {
+    crossbeam_epoch::pin()
+}
+
+/// Under loom nothing is freed before the table drops, so a guard is a token.
+#[cfg(loom)]
+pub(crate) struct Guard(());
+
+#[cfg(loom)]
+impl Guard {
+    /// Nothing to flush under loom.
+    pub(crate) fn flush(&self) {}
+}
+
+/// Unpinning, like crossbeam's guard (nothing to do under loom).
+#[cfg(loom)]
+impl Drop for Guard {
+    fn drop(&mut self) {}
+}
+
+/// Pins the current thread (a token under loom).
+#[cfg(loom)]
+pub(crate) fn pin() -> Guard {
+    Guard(())
+}
+
+/// Memory retired by one table.
+#[derive(Default)]
+pub(crate) struct Garbage {
+    #[cfg(loom)]
+    deferred: loom::sync::Mutex<Vec<Deferred>>,
+}
+
+#[cfg(loom)]
+struct Deferred {
+    ptr: *mut u8,
+    free: unsafe fn(*mut u8),
+}
+
+// SAFETY: a `Deferred` is only a pointer to memory no thread reaches any more;
+// the table that owns it frees it once, from whichever thread drops the table.
+#[cfg(loom)]
+unsafe impl Send for Deferred {}
+
+impl Garbage {
+    /// Frees the `Box<T>` at `ptr` once no thread pinned now can reach it.
+    ///
+    /// # Safety
+    /// `ptr` came from `Box::into_raw`, is unreachable for threads that pin
+    /// after this call, and is retired exactly once.
+    pub(crate) unsafe fn retire<T>(&self, guard: &Guard, ptr: *mut T) {
+        #[cfg(not(loom))]
+        {
+            let _ = self;
+            // SAFETY: per the contract the box is unlinked and retired once;
+            // epoch defers the free past every guard that may still see it.
+            unsafe { guard.defer_unchecked(move || drop(Box::from_raw(ptr))) };
+        }
+        #[cfg(loom)]
+        {
+            let _ = guard;
+            unsafe fn free<T>(p: *mut u8) {
+                // SAFETY: `p` is the `Box<T>` retired once by `retire`.
+                drop(unsafe { Box::from_raw(p.cast::<T>()) });
+            }
+            self.deferred.lock().unwrap().push(Deferred { ptr: ptr.cast(), free: free::<T> });
+        }
+    }
+}
+
+#[cfg(loom)]
+impl Drop for Garbage {
+    fn drop(&mut self) {
+        for d in self.deferred.lock().unwrap().drain(..) {
+            // SAFETY: each deferred pointer was retired once and nothing reaches it.
+            unsafe { (d.free)(d.ptr) };
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! One open-addressing array of groups (a partition's current table, or the
+//! table a resize copies it into) and the entries its slots point to.
+
+use std::marker::PhantomData;
+use std::mem::size_of;
+
+use crossbeam_utils::CachePadded;
+
+use super::group::{Group, WIDTH};
+use crate::primitive::{AtomicPtr, AtomicUsize, Ordering};
+
+/// A key and its value, boxed so slots are one word and a resize moves
+/// pointers, never entries. 8-aligned so slot words have three tag bits.
+#[repr(C, align(8))]
+pub(crate) struct Entry<K, V> {
+    pub(crate) key: K,
+    pub(crate) value: V,
+}
+
+/// Resize progress of a table that has a `next` (kept off the readers' line).
+#[derive(Default)]
+pub(crate) struct Migration {
+    /// Next chunk of groups to hand to a helper.
+    pub(crate) claimed: AtomicUsize,
+    /// Chunks fully copied.
+    pub(crate) done: AtomicUsize,
+}
+
+/// Groups copied per help step.
+pub(crate) const CHUNK: usize = if cfg!(loom) { 1 } else { 64 };
+
+/// An array of groups.
+pub(crate) struct RawTable<K, V> {
+    groups: Box<[Group]>,
+    /// log2 of the group count.
+    bits: u32,
+    /// Live entries above which the partition grows.
+    pub(crate) max_live: usize,
+    /// Set once when a resize starts; never changes afterwards.
+    pub(crate) next: AtomicPtr<RawTable<K, V>>,
+    /// This table is the target of a `clear`: copying into it drops instead.
+    pub(crate) drops_prev: bool,
+    pub(crate) migration: CachePadded<Migration>,
+    _entries: PhantomData<Entry<K, V>>,
+}
+
+impl<K, V> RawTable<K, V> {
+    /// A table of `groups` (a power of two) empty groups.
+    pub(crate) fn new(groups: usize, drops_prev: bool) -> Box<Self> {
+        debug_assert!(groups.is_power_of_two());
+        Box::new(RawTable {
+            groups: alloc_groups(groups),
+            bits: groups.trailing_zeros(),
+            max_live: groups * WIDTH * 3 / 4,
+            next: AtomicPtr::new(std::ptr::null_mut()),
+            drops_prev,
+            migration: CachePadded::new(Migration::default()),
+            _entries: PhantomData,
+        })
+    }
+
+    /// Number of groups.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// The group at `i` (taken modulo the group count).
+    #[inline]
+    pub(crate) fn group(&self, i: usize) -> &Group {
+        // Masking keeps the index in bounds, so the check folds away.
+        &self.groups[i & (self.groups.len() - 1)]
+    }
+
+    /// The home group of a position (the hash bits after the partition's).
+    /// Uses the top bits, so doubling a table maps group `g` to `2g`/`2g+1`:
+    /// iteration order by position survives resizes.
+    #[inline]
+    pub(crate) fn home(&self, pos: u64) -> usize {
+        (((pos as u128) << self.bits) >> 64) as usize
+    }
+
+    /// The first position of group `g`, or `None` past the end.
+    pub(crate) fn start_of(&self, g: usize) -> Option<u64> {
+        let p = (g as u128) << (64 - self.bits);
+        u64::try_from(p).ok()
+    }
+
+    /// The table a resize is copying this one into, if any.
+    #[inline]
+    pub(crate) fn next(&self) -> *mut RawTable<K, V> {
+        self.next.load(Ordering::Acquire)
+    }
+
+    /// Bytes of the table itself (not the entries).
+    pub(crate) fn bytes(&self) -> usize {
+        size_of::<Self>() + self.groups.len() * size_of::<Group>()
+    }
+
+    /// Chunks a resize hands out.
+    pub(crate) fn chunks(&self) -> usize {
+        self.groups.len().div_ceil(CHUNK)
+    }
+}
+
+#[cfg(loom)]
+fn alloc_groups(n: usize) -> Box<[Group]> {
+    (0..n).map(|_| Group::new()).collect()
+}
+
+#[cfg(not(loom))]
+fn alloc_groups(n: usize) -> Box<[Group]> {
+    use std::alloc::{alloc_zeroed, handle_alloc_error, Layout};
+    let layout = Layout::array::<Group>(n).expect("table size overflows");
+    // SAFETY: `n >= 1` so the layout is non-zero-sized; an all-zero `Group`
+    // is valid (atomics of 0); the allocation has `Box<[Group]>`'s layout.
+    unsafe {
+        let p = alloc_zeroed(layout).cast::<Group>();
+        if p.is_null() {
+            handle_alloc_error(layout);
+        }
+        Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, n))
+    }
+}

@@ -1,0 +1,78 @@
+//! Unit tests of the table API.
+
+use super::*;
+use crate::BytesTable;
+
+fn b(s: &str) -> Box<[u8]> {
+    s.as_bytes().into()
+}
+
+#[test]
+fn set_semantics() {
+    let t = BytesTable::new();
+    assert!(t.insert(b("k"), b("v1")));
+    assert!(!t.insert(b("k"), b("v2")));
+    assert_eq!(t.get(&b"k"[..]).as_deref(), Some(&b"v2"[..]));
+    assert!(!t.insert_new(b("k"), b("v3")));
+    assert!(t.insert_new(b("j"), b("v")));
+    assert_eq!(t.len(), 2);
+    assert!(t.contains_key(&b"j"[..]));
+    assert!(t.remove(&b"j"[..]));
+    assert!(!t.remove(&b"j"[..]));
+    assert_eq!(t.take(&b"k"[..]).as_deref(), Some(&b"v2"[..]));
+    assert!(t.is_empty());
+    assert_eq!(t.get(&b"k"[..]), None);
+}
+
+#[test]
+fn counters_start_at_default_and_reject_non_counters() {
+    let t = BytesTable::new();
+    assert_eq!(t.counter_add(b("c"), 5, 10), Ok(15));
+    assert_eq!(t.counter_add(b("c"), -20, 0), Ok(-5));
+    t.insert(b("s"), b("text"));
+    assert_eq!(t.counter_add(b("s"), 1, 0), Err(NotACounter));
+    assert_eq!(t.get(&b"s"[..]).as_deref(), Some(&b"text"[..]), "failed add changes nothing");
+    assert_eq!(t.counter_add(b("m"), 1, i64::MAX), Ok(i64::MIN), "wraps");
+}
+
+#[test]
+fn memory_tracks_entries() {
+    let t = BytesTable::with_options(TableOptions { partitions: Some(2), capacity: 0 });
+    let empty = t.memory_bytes();
+    t.insert(b("key"), vec![0u8; 1000].into());
+    assert!(t.memory_bytes() >= empty + 1003);
+    t.clear();
+    assert_eq!(t.memory_bytes(), empty);
+    assert_eq!(t.len(), 0);
+}
+
+#[test]
+fn iter_sees_every_entry_once() {
+    let t: Table<u64, u64> = Table::with_options(TableOptions { partitions: Some(8), capacity: 100 });
+    for i in 0..1000 {
+        t.insert(i, i * 2);
+    }
+    let mut seen: Vec<_> = t.iter().collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..1000).map(|i| (i, i * 2)).collect::<Vec<_>>());
+}
+
+#[test]
+fn concurrent_counters_lose_nothing() {
+    let t = std::sync::Arc::new(BytesTable::new());
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                for i in 0..10_000 {
+                    t.counter_add(b(&format!("k{}", i % 7)), 1, 0).unwrap();
+                }
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().unwrap();
+    }
+    let total: i64 = (0..7).map(|i| t.get(&b(&format!("k{i}"))[..]).unwrap().as_counter().unwrap()).sum();
+    assert_eq!(total, 40_000);
+}
