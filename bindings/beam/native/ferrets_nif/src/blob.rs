@@ -1,5 +1,7 @@
 //! Big binaries stored once and handed out without copying.
 
+use std::cell::RefCell;
+
 use rustler::sys::{enif_make_resource_binary, ErlNifEnv, ErlNifTerm};
 use rustler::{Resource, ResourceArc};
 
@@ -14,7 +16,32 @@ impl Resource for BlobBytes {}
 #[derive(Clone)]
 pub struct Blob(ResourceArc<BlobBytes>);
 
+thread_local! {
+    /// The last blob this thread stored, by the address of the bytes it
+    /// was copied from: storing the same big binary again (the common
+    /// "one value under many keys" case) shares it instead of copying,
+    /// much as ETS shares a reference-counted binary.
+    static LAST: RefCell<Option<(usize, Blob)>> = const { RefCell::new(None) };
+}
+
 impl Blob {
+    /// A blob holding `bytes`: the last one this thread stored if it holds
+    /// the same bytes copied from the same address, else a new copy.
+    pub fn shared(bytes: &[u8]) -> Self {
+        let addr = bytes.as_ptr() as usize;
+        LAST.with(|last| {
+            let mut last = last.borrow_mut();
+            if let Some((a, b)) = &*last {
+                if *a == addr && b.bytes() == bytes {
+                    return b.clone();
+                }
+            }
+            let b = Blob::new(bytes);
+            *last = Some((addr, b.clone()));
+            b
+        })
+    }
+
     /// Copies `bytes` into a new shared blob.
     pub fn new(bytes: &[u8]) -> Self {
         Self(ResourceArc::new(BlobBytes(bytes.into())))

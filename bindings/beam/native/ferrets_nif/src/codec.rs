@@ -116,7 +116,7 @@ pub fn encode(
                     Some(blobs) if bytes.len() >= BLOB_MIN => {
                         out.push(BLOB);
                         put_u32(out, blobs.len())?;
-                        blobs.push(Blob::new(bytes));
+                        blobs.push(Blob::shared(bytes));
                     }
                     _ => {
                         out.push(BIN);

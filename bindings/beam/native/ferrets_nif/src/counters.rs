@@ -76,8 +76,30 @@ fn apply(keypos: usize, code: &[u8], ops: &[Op]) -> Option<(Vec<u8>, Vec<i128>)>
     Some((code, out))
 }
 
+/// Applies one operation to `code`: new bytes and the new value.
+fn apply_one(keypos: usize, code: &[u8], op: &Op) -> Option<(Box<[u8]>, i128)> {
+    let range = codec::tuple_element(code, op.pos).filter(|_| op.pos != keypos)?;
+    if code[range.start] != codec::INT || op.limit.is_some() {
+        let (code, res) = apply(keypos, code, std::slice::from_ref(op))?;
+        return Some((code.into(), res[0]));
+    }
+    let old = i64::from_le_bytes(code[range.start + 1..range.end].try_into().ok()?);
+    let new = i128::from(old).checked_add(op.incr)?;
+    let Ok(small) = i64::try_from(new) else {
+        let (code, res) = apply(keypos, code, std::slice::from_ref(op))?;
+        return Some((code.into(), res[0]));
+    };
+    let mut out: Box<[u8]> = code.into();
+    out[range.start + 1..range.end].copy_from_slice(&small.to_le_bytes());
+    Some((out, new))
+}
+
 /// The integer term for `n` in `env`.
 fn int_term(env: Env<'_>, n: i128) -> ErlNifTerm {
+    if let Ok(small) = i64::try_from(n) {
+        // SAFETY: `env` is this call's environment.
+        return unsafe { rustler::sys::enif_make_int64(env.as_c_arg(), small) };
+    }
     let mut buf = Vec::new();
     codec::encode_int(n, &mut buf);
     codec::decode(env.as_c_arg(), &buf, &[]).0
@@ -128,6 +150,24 @@ fn update_counter_impl<'a>(
         None => None,
         Some(d) => Some(default_object(env, t, key, d)?),
     };
+    if !many {
+        // Fast path: one operation, usually an in-place 8-byte rewrite.
+        let op = &ops[0];
+        let r = t.table.compute(k, |old| {
+            let base: &Obj = match (old, &default) {
+                (Some(Entry::One(o)), _) => o,
+                (None, Some(Some(d))) => d,
+                _ => return Compute::Keep(None),
+            };
+            match apply_one(t.keypos, base.code(), op) {
+                Some((code, n)) => {
+                    Compute::Insert(Entry::One(Obj::from_parts(code, base.blobs().into())), Some(n))
+                }
+                None => Compute::Keep(None),
+            }
+        });
+        return Ok(term(env, int_term(env, r.ok_or(Error::BadArg)?)));
+    }
     let results = t.table.compute(k, |old| {
         let base: &Obj = match (old, &default) {
             (Some(Entry::One(o)), _) => o,
