@@ -31,7 +31,7 @@ ensure_beam() {
 }
 
 # Python deps for tests and builds, pinned.
-PY_REQS=(maturin==1.16.0 pytest==9.2.0)
+PY_REQS=(maturin==1.16.0 pytest==9.2.0 mypy==2.4.1)
 
 ensure_venv() {
   if [[ ! -x "$PY" ]]; then

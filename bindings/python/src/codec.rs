@@ -1,82 +1,377 @@
-//! Encoding Python keys and values to bytes stored in the core table.
+//! Encoding Python objects to the bytes stored in the core table, and back.
 //!
-//! Values round-trip exactly. Keys are normalised so that keys equal in
-//! Python (`True == 1 == 1.0`) encode equally, like dict keys.
+//! Every supported object encodes to a self-delimiting byte string that
+//! decodes to an equal object of the same type (`-0.0`, `nan`, big ints,
+//! nested containers included). Keys use a *normalised* encoding on top:
+//! objects that are equal in Python (`True == 1 == 1.0`, `-0.0 == 0`,
+//! `(1, 2) == (True, 2.0)`) encode to the same bytes, so they find the same
+//! entry, as in a dict. The original key's own encoding is kept beside the
+//! value when it differs, so iteration gives back the first-inserted key.
+//!
+//! Only the exact built-in types are accepted (subclasses would not round-trip).
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use pyo3::{intern, IntoPyObjectExt};
 
-const NONE: u8 = 0;
-const FALSE: u8 = 1;
-const TRUE: u8 = 2;
-const INT: u8 = 3;
-const FLOAT: u8 = 4;
-const STR: u8 = 5;
-const BYTES: u8 = 6;
+use crate::blob::Buf;
+
+pub const NONE: u8 = 0;
+pub const FALSE: u8 = 1;
+pub const TRUE: u8 = 2;
+/// An int in the `i64` range: 8 little-endian bytes.
+pub const INT: u8 = 3;
+/// Any other int: varint length, then two's complement little-endian bytes.
+pub const BIGINT: u8 = 4;
+/// 8 little-endian bytes of the IEEE 754 bit pattern.
+pub const FLOAT: u8 = 5;
+/// Varint length, then UTF-8.
+pub const STR: u8 = 6;
+/// A str with lone surrogates: varint length, then UTF-8 with `surrogatepass`.
+pub const STR_SURROGATES: u8 = 7;
+/// Varint length, then the bytes.
+pub const BYTES: u8 = 8;
+/// Varint count, then the items. Tags from here on are containers.
+pub const TUPLE: u8 = 9;
+/// Varint count, then the items.
+pub const LIST: u8 = 10;
+/// Varint count, then key, value, key, value...
+pub const DICT: u8 = 11;
+
+/// Containers nest at most this deep (this also stops self-referencing lists).
+pub const MAX_DEPTH: u32 = 200;
+
+/// The one NaN every NaN key is stored as (see the module docs in `ferrets`).
+const CANONICAL_NAN: u64 = 0x7ff8_0000_0000_0000;
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
+}
 
 fn unsupported(obj: &Bound<'_, PyAny>) -> PyErr {
-    let name = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
-    PyTypeError::new_err(format!("ferrets cannot store objects of type '{name}'"))
+    PyTypeError::new_err(format!(
+        "ferrets cannot store objects of type '{}' (supported: None, bool, int, float, str, bytes, tuple, list, dict)",
+        type_name(obj)
+    ))
 }
 
-/// Encodes a value so that [`decode`] gives back an equal object of the same type.
-pub fn encode_value(obj: &Bound<'_, PyAny>) -> PyResult<Box<[u8]>> {
-    let mut out = Vec::new();
-    if obj.is_none() {
-        out.push(NONE);
-    } else if obj.is_instance_of::<PyBool>() {
-        out.push(if obj.extract::<bool>()? { TRUE } else { FALSE });
-    } else if obj.is_instance_of::<PyInt>() {
-        let n: i64 = obj
-            .extract()
-            .map_err(|_| PyValueError::new_err("integers outside the 64-bit range are not supported yet"))?;
-        out.push(INT);
-        out.extend_from_slice(&n.to_le_bytes());
-    } else if obj.is_instance_of::<PyFloat>() {
-        out.push(FLOAT);
-        out.extend_from_slice(&obj.extract::<f64>()?.to_le_bytes());
-    } else if obj.is_instance_of::<PyString>() {
-        out.push(STR);
-        out.extend_from_slice(obj.extract::<&str>()?.as_bytes());
-    } else if obj.is_instance_of::<PyBytes>() {
-        out.push(BYTES);
-        out.extend_from_slice(obj.extract::<&[u8]>()?);
-    } else {
-        return Err(unsupported(obj));
-    }
-    Ok(out.into_boxed_slice())
+fn too_deep() -> PyErr {
+    PyValueError::new_err(format!(
+        "ferrets cannot store containers nested more than {MAX_DEPTH} levels deep (or referencing themselves)"
+    ))
 }
 
-/// Encodes a key: like a value, but `bool`s and integral `float`s become the
-/// equal `int`, so equal keys collide as they do in a dict.
-pub fn encode_key(obj: &Bound<'_, PyAny>) -> PyResult<Box<[u8]>> {
-    if obj.is_instance_of::<PyBool>() {
-        let n = i64::from(obj.extract::<bool>()?);
-        return Ok([&[INT][..], &n.to_le_bytes()].concat().into());
-    }
-    if obj.is_instance_of::<PyFloat>() {
-        let f: f64 = obj.extract()?;
-        if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 {
-            return Ok([&[INT][..], &(f as i64).to_le_bytes()].concat().into());
+fn write_int(out: &mut Buf, n: i64) {
+    out.push(INT);
+    out.extend(&n.to_le_bytes());
+}
+
+fn write_big_int(obj: &Bound<'_, PyAny>, out: &mut Buf) -> PyResult<()> {
+    let py = obj.py();
+    let bits: usize = obj.call_method0(intern!(py, "bit_length"))?.extract()?;
+    let kwargs = PyDict::new(py);
+    kwargs.set_item(intern!(py, "signed"), true)?;
+    let bytes =
+        obj.call_method(intern!(py, "to_bytes"), (bits / 8 + 1, intern!(py, "little")), Some(&kwargs))?;
+    let bytes = bytes.cast_exact::<PyBytes>()?.as_bytes();
+    out.push(BIGINT);
+    out.varint(bytes.len());
+    out.extend(bytes);
+    Ok(())
+}
+
+fn write_str(s: &Bound<'_, PyString>, out: &mut Buf) -> PyResult<()> {
+    match s.to_str() {
+        Ok(text) => {
+            out.push(STR);
+            out.varint(text.len());
+            out.extend(text.as_bytes());
+        }
+        Err(_) => {
+            // Lone surrogates have no UTF-8 form; `surrogatepass` keeps them.
+            let py = s.py();
+            let bytes =
+                s.call_method1(intern!(py, "encode"), (intern!(py, "utf-8"), intern!(py, "surrogatepass")))?;
+            let bytes = bytes.cast_exact::<PyBytes>()?.as_bytes();
+            out.push(STR_SURROGATES);
+            out.varint(bytes.len());
+            out.extend(bytes);
         }
     }
-    encode_value(obj)
+    Ok(())
 }
+
+/// Encodes `obj` so that [`decode`] gives back an equal object of the same type.
+pub fn encode_value(obj: &Bound<'_, PyAny>, out: &mut Buf) -> PyResult<()> {
+    value(obj, out, 0)
+}
+
+fn value(obj: &Bound<'_, PyAny>, out: &mut Buf, depth: u32) -> PyResult<()> {
+    if let Ok(s) = obj.cast_exact::<PyString>() {
+        write_str(s, out)
+    } else if obj.is_exact_instance_of::<PyInt>() {
+        match obj.extract::<i64>() {
+            Ok(n) => {
+                write_int(out, n);
+                Ok(())
+            }
+            Err(_) => write_big_int(obj, out),
+        }
+    } else if obj.is_none() {
+        out.push(NONE);
+        Ok(())
+    } else if let Ok(b) = obj.cast_exact::<PyBool>() {
+        out.push(if b.is_true() { TRUE } else { FALSE });
+        Ok(())
+    } else if let Ok(f) = obj.cast_exact::<PyFloat>() {
+        out.push(FLOAT);
+        out.extend(&f.value().to_bits().to_le_bytes());
+        Ok(())
+    } else if let Ok(b) = obj.cast_exact::<PyBytes>() {
+        let bytes = b.as_bytes();
+        out.push(BYTES);
+        out.varint(bytes.len());
+        out.extend(bytes);
+        Ok(())
+    } else if let Ok(t) = obj.cast_exact::<PyTuple>() {
+        let depth = nest(depth)?;
+        out.push(TUPLE);
+        out.varint(t.len());
+        t.iter().try_for_each(|item| value(&item, out, depth))
+    } else if let Ok(l) = obj.cast_exact::<PyList>() {
+        let depth = nest(depth)?;
+        // Snapshot the items: encoding may not run Python code, but be safe
+        // against a list that changes size under another thread.
+        let items: Vec<_> = l.iter().collect();
+        out.push(LIST);
+        out.varint(items.len());
+        items.iter().try_for_each(|item| value(item, out, depth))
+    } else if let Ok(d) = obj.cast_exact::<PyDict>() {
+        let depth = nest(depth)?;
+        let items: Vec<_> = d.iter().collect();
+        out.push(DICT);
+        out.varint(items.len());
+        items.iter().try_for_each(|(k, v)| {
+            value(k, out, depth)?;
+            value(v, out, depth)
+        })
+    } else {
+        Err(unsupported(obj))
+    }
+}
+
+fn nest(depth: u32) -> PyResult<u32> {
+    if depth >= MAX_DEPTH {
+        Err(too_deep())
+    } else {
+        Ok(depth + 1)
+    }
+}
+
+/// Encodes `obj` as a key: objects equal in Python encode equally. Returns
+/// whether the normalised encoding differs from `obj`'s value encoding (so the
+/// caller should keep the original key to give it back on iteration).
+pub fn encode_key(obj: &Bound<'_, PyAny>, out: &mut Buf) -> PyResult<bool> {
+    key(obj, out, 0)
+}
+
+fn key(obj: &Bound<'_, PyAny>, out: &mut Buf, depth: u32) -> PyResult<bool> {
+    if obj.is_exact_instance_of::<PyString>() || obj.is_exact_instance_of::<PyInt>() {
+        value(obj, out, depth)?;
+        Ok(false)
+    } else if let Ok(b) = obj.cast_exact::<PyBool>() {
+        write_int(out, i64::from(b.is_true()));
+        Ok(true)
+    } else if let Ok(f) = obj.cast_exact::<PyFloat>() {
+        let x = f.value();
+        // 2^63 as f64: integral floats in [-2^63, 2^63) fit an i64 exactly.
+        const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+        if x.fract() == 0.0 && (-LIMIT..LIMIT).contains(&x) {
+            write_int(out, x as i64);
+        } else if x.is_finite() && x.fract() == 0.0 {
+            // A huge integral float equals the int of the same value.
+            write_big_int(&obj.py().get_type::<PyInt>().call1((f,))?, out)?;
+        } else if x.is_nan() {
+            out.push(FLOAT);
+            out.extend(&CANONICAL_NAN.to_le_bytes());
+        } else {
+            out.push(FLOAT);
+            out.extend(&x.to_bits().to_le_bytes());
+            return Ok(false);
+        }
+        Ok(true)
+    } else if let Ok(t) = obj.cast_exact::<PyTuple>() {
+        let depth = nest(depth)?;
+        out.push(TUPLE);
+        out.varint(t.len());
+        let mut differs = false;
+        for item in t.iter() {
+            differs |= key(&item, out, depth)?;
+        }
+        Ok(differs)
+    } else if obj.is_none() || obj.is_exact_instance_of::<PyBytes>() {
+        value(obj, out, depth)?;
+        Ok(false)
+    } else if obj.is_exact_instance_of::<PyList>() || obj.is_exact_instance_of::<PyDict>() {
+        Err(PyTypeError::new_err(format!("unhashable type: '{}'", type_name(obj))))
+    } else {
+        Err(unsupported(obj))
+    }
+}
+
+/// Whether decoding `bytes` only creates non-container objects, which cannot
+/// trigger the garbage collector (and so run arbitrary Python code).
+pub fn is_atom(bytes: &[u8]) -> bool {
+    bytes.first().is_some_and(|&tag| tag < TUPLE)
+}
+
+/// The `i64` held by a value encoding, if it is a (64-bit) int.
+pub fn as_int(bytes: &[u8]) -> Option<i64> {
+    match bytes {
+        [INT, rest @ ..] => <[u8; 8]>::try_from(rest).ok().map(i64::from_le_bytes),
+        _ => None,
+    }
+}
+
+/// The value encoding of the int `n`.
+pub fn int_bytes(n: i64) -> [u8; 9] {
+    let mut out = [INT; 9];
+    out[1..].copy_from_slice(&n.to_le_bytes());
+    out
+}
+
+/// The Python type name of the object a value encoding decodes to.
+pub fn tag_type_name(bytes: &[u8]) -> &'static str {
+    match bytes.first() {
+        Some(&NONE) => "NoneType",
+        Some(&FALSE | &TRUE) => "bool",
+        Some(&INT | &BIGINT) => "int",
+        Some(&FLOAT) => "float",
+        Some(&STR | &STR_SURROGATES) => "str",
+        Some(&BYTES) => "bytes",
+        Some(&TUPLE) => "tuple",
+        Some(&LIST) => "list",
+        Some(&DICT) => "dict",
+        _ => "?",
+    }
+}
+
+fn corrupt() -> PyErr {
+    PyValueError::new_err("ferrets found a corrupt stored value (this is a bug)")
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> PyResult<u8> {
+        let (&b, rest) = self.bytes.split_first().ok_or_else(corrupt)?;
+        self.bytes = rest;
+        Ok(b)
+    }
+
+    fn take(&mut self, n: usize) -> PyResult<&'a [u8]> {
+        if n > self.bytes.len() {
+            return Err(corrupt());
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn word(&mut self) -> PyResult<[u8; 8]> {
+        Ok(self.take(8)?.try_into().expect("took 8 bytes"))
+    }
+
+    fn varint(&mut self) -> PyResult<usize> {
+        let mut n = 0usize;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            n |= usize::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Ok(n);
+            }
+        }
+        Err(corrupt())
+    }
+
+    /// A container's item count: each item takes at least one byte.
+    fn count(&mut self) -> PyResult<usize> {
+        let n = self.varint()?;
+        if n > self.bytes.len() {
+            return Err(corrupt());
+        }
+        Ok(n)
+    }
+
+    fn sized(&mut self) -> PyResult<&'a [u8]> {
+        let n = self.varint()?;
+        self.take(n)
+    }
+}
+
+static INT_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Decodes bytes produced by [`encode_value`] or [`encode_key`].
 pub fn decode<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    let corrupt = || PyValueError::new_err("corrupt stored value");
-    let (&tag, rest) = bytes.split_first().ok_or_else(corrupt)?;
-    let word = || <[u8; 8]>::try_from(rest).map_err(|_| corrupt());
-    Ok(match tag {
+    // Fast paths for the most common stored objects.
+    match bytes {
+        [INT, rest @ ..] if rest.len() == 8 => {
+            let n = i64::from_le_bytes(rest.try_into().expect("8 bytes"));
+            return n.into_bound_py_any(py);
+        }
+        [NONE] => return Ok(py.None().into_bound(py)),
+        _ => {}
+    }
+    let mut r = Reader { bytes };
+    let obj = read(py, &mut r)?;
+    if r.bytes.is_empty() {
+        Ok(obj)
+    } else {
+        Err(corrupt())
+    }
+}
+
+fn read<'py>(py: Python<'py>, r: &mut Reader<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match r.byte()? {
         NONE => py.None().into_bound(py),
         FALSE => PyBool::new(py, false).to_owned().into_any(),
         TRUE => PyBool::new(py, true).to_owned().into_any(),
-        INT => i64::from_le_bytes(word()?).into_pyobject(py)?.into_any(),
-        FLOAT => f64::from_le_bytes(word()?).into_pyobject(py)?.into_any(),
-        STR => PyString::new(py, std::str::from_utf8(rest).map_err(|_| corrupt())?).into_any(),
-        BYTES => PyBytes::new(py, rest).into_any(),
+        INT => i64::from_le_bytes(r.word()?).into_bound_py_any(py)?,
+        BIGINT => {
+            let bytes = PyBytes::new(py, r.sized()?);
+            let kwargs = PyDict::new(py);
+            kwargs.set_item(intern!(py, "signed"), true)?;
+            let int = INT_TYPE.get_or_init(py, || py.get_type::<PyInt>().unbind()).bind(py);
+            int.call_method(intern!(py, "from_bytes"), (bytes, intern!(py, "little")), Some(&kwargs))?
+        }
+        FLOAT => PyFloat::new(py, f64::from_bits(u64::from_le_bytes(r.word()?))).into_any(),
+        STR => PyString::new(py, std::str::from_utf8(r.sized()?).map_err(|_| corrupt())?).into_any(),
+        STR_SURROGATES => PyBytes::new(py, r.sized()?)
+            .call_method1(intern!(py, "decode"), (intern!(py, "utf-8"), intern!(py, "surrogatepass")))?,
+        BYTES => PyBytes::new(py, r.sized()?).into_any(),
+        TUPLE => {
+            let n = r.count()?;
+            let items = (0..n).map(|_| read(py, r)).collect::<PyResult<Vec<_>>>()?;
+            PyTuple::new(py, items)?.into_any()
+        }
+        LIST => {
+            let n = r.count()?;
+            let items = (0..n).map(|_| read(py, r)).collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+        DICT => {
+            let n = r.count()?;
+            let dict = PyDict::new(py);
+            for _ in 0..n {
+                let k = read(py, r)?;
+                dict.set_item(k, read(py, r)?)?;
+            }
+            dict.into_any()
+        }
         _ => return Err(corrupt()),
     })
 }

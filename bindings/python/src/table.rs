@@ -1,47 +1,310 @@
-//! `ferrets.Table`: a thread-safe mapping over the core table.
+//! `ferrets.Table`: a thread-safe mutable mapping over the core table.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use ferrets_core::BytesTable;
-use pyo3::exceptions::PyKeyError;
+use ferrets_core::{Compute, HeapSize, TableOptions};
+use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
+use pyo3::IntoPyObjectExt;
 
-use crate::codec::{decode, encode_key, encode_value};
+use crate::blob::{Blob, Buf};
+use crate::codec::{
+    as_int, decode, encode_key, encode_value, int_bytes, is_atom, tag_type_name, BIGINT, INT,
+};
+use crate::registry;
 
-/// A thread-safe concurrent table with dict-like access.
+/// What the core table stores under a (normalised) key.
+#[derive(Clone)]
+pub struct Entry {
+    /// The value's encoding.
+    value: Blob,
+    /// The first-inserted key's own encoding, when it differs from the
+    /// normalised one (`True` stored under `1`): iteration gives it back.
+    key: Option<Arc<[u8]>>,
+}
+
+impl HeapSize for Entry {
+    fn heap_size(&self) -> usize {
+        self.value.heap_size() + self.key.as_ref().map_or(0, |k| k.len() + 2 * size_of::<usize>())
+    }
+}
+
+type Map = ferrets_core::Table<Blob, Entry>;
+
+/// An encoded entry waiting to be written: normalised key, original key, value.
+type Pending = (Blob, Option<Arc<[u8]>>, Blob);
+
+/// A table and its registered name, shared by every handle to it.
+pub struct Shared {
+    map: Map,
+    name: Option<String>,
+}
+
+/// Tables with more entries than this are snapshotted and bulk-written with
+/// the GIL released.
+const DETACH_ABOVE: usize = 256;
+
+/// An encoded key: the normalised bytes and, if different, the original's.
+struct Key {
+    norm: Buf,
+    original: Option<Arc<[u8]>>,
+}
+
+fn key_of(obj: &Bound<'_, PyAny>) -> PyResult<Key> {
+    let mut norm = Buf::new();
+    let differs = encode_key(obj, &mut norm)?;
+    let original = if differs {
+        let mut own = Buf::new();
+        encode_value(obj, &mut own)?;
+        Some(Arc::from(own.as_slice()))
+    } else {
+        None
+    };
+    Ok(Key { norm, original })
+}
+
+fn value_of(obj: &Bound<'_, PyAny>) -> PyResult<Blob> {
+    let mut buf = Buf::new();
+    encode_value(obj, &mut buf)?;
+    Ok(buf.to_blob())
+}
+
+/// Stores `value` under `key`, keeping the first-inserted original key.
+/// Returns whether the key was new.
+fn put(map: &Map, key: Blob, original: Option<Arc<[u8]>>, value: Blob) -> bool {
+    map.compute(key, |old| match old {
+        Some(e) => Compute::Insert(Entry { value: value.clone(), key: e.key.clone() }, false),
+        None => Compute::Insert(Entry { value: value.clone(), key: original.clone() }, true),
+    })
+}
+
+fn decode_key<'py>(py: Python<'py>, key: &Blob, entry: &Entry) -> PyResult<Bound<'py, PyAny>> {
+    decode(py, entry.key.as_deref().unwrap_or(key))
+}
+
+/// Which part of the entries an iterator yields.
+#[derive(Clone, Copy)]
+enum Part {
+    Keys,
+    Values,
+    Items,
+}
+
+/// A thread-safe mutable mapping with a Rust core, usable from many threads at once.
 ///
-/// Keys and values are stored by value: later changes to the objects you
-/// stored are not seen by the table.
-#[pyclass(module = "ferrets._native", frozen)]
+/// ``Table(name=None, partitions=None, capacity=0)`` behaves like a ``dict``
+/// (it is a ``collections.abc.MutableMapping``) whose every operation is
+/// atomic. Keys and values are stored by value: ``None``, ``bool``, ``int``,
+/// ``float``, ``str``, ``bytes``, and ``tuple``/``list``/``dict`` of those
+/// (keys must be hashable: no ``list``/``dict``). Equal keys (``1``, ``True``,
+/// ``1.0``) are the same key, as in a dict. Iteration works on a snapshot and
+/// never fails under concurrent writes; its order is arbitrary.
+///
+/// With ``name``, the table is also registered so ``ferrets.open(name)`` finds
+/// it from any thread, until ``drop()``.
+#[pyclass(module = "ferrets._native", frozen, mapping)]
 pub struct Table {
-    inner: Arc<BytesTable>,
+    shared: Arc<Shared>,
+}
+
+impl Table {
+    fn map(&self) -> &Map {
+        &self.shared.map
+    }
+
+    /// Wraps an existing shared table (a named table opened again).
+    pub fn from_shared(shared: Arc<Shared>) -> Self {
+        Table { shared }
+    }
+
+    /// The decoded value under an encoded key.
+    fn lookup<'py>(&self, py: Python<'py>, key: &[u8]) -> PyResult<Option<Bound<'py, PyAny>>> {
+        // Atoms are decoded in place; containers are copied out first, since
+        // building them may run the garbage collector (and any Python code).
+        let found = self.map().get_with(key, |e| {
+            if is_atom(&e.value) {
+                Ok(decode(py, &e.value))
+            } else {
+                Err(e.value.clone())
+            }
+        });
+        match found {
+            None => Ok(None),
+            Some(Ok(obj)) => obj.map(Some),
+            Some(Err(blob)) => decode(py, &blob).map(Some),
+        }
+    }
+
+    /// A copy of every entry. Large tables are copied with the GIL released.
+    fn snapshot(&self, py: Python<'_>) -> Vec<(Blob, Entry)> {
+        if self.map().len() > DETACH_ABOVE {
+            py.detach(|| self.map().iter().collect())
+        } else {
+            self.map().iter().collect()
+        }
+    }
+
+    fn iterator(&self, py: Python<'_>, part: Part) -> TableIterator {
+        TableIterator { entries: Mutex::new(self.snapshot(py).into_iter()), part }
+    }
+
+    /// The entries as a new dict.
+    fn dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (k, e) in self.snapshot(py) {
+            dict.set_item(decode_key(py, &k, &e)?, decode(py, &e.value)?)?;
+        }
+        Ok(dict)
+    }
+
+    /// Writes encoded entries, with the GIL released when there are many.
+    fn write_all(&self, py: Python<'_>, batch: Vec<Pending>) {
+        let many = batch.len() > DETACH_ABOVE;
+        let write = || {
+            for (k, original, v) in batch {
+                put(self.map(), k, original, v);
+            }
+        };
+        if many {
+            py.detach(write)
+        } else {
+            write()
+        }
+    }
+
+    /// `incr` for ints outside the `i64` range: Python arithmetic, then a
+    /// compare-and-swap on the encoded value.
+    fn incr_big<'py>(
+        &self,
+        key: &Key,
+        by: &Bound<'py, PyAny>,
+        default: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = by.py();
+        let k = key.norm.as_slice();
+        loop {
+            let seen = self.map().get(k);
+            let base = match &seen {
+                None => default.clone(),
+                Some(e) if matches!(e.value.first(), Some(&INT | &BIGINT)) => decode(py, &e.value)?,
+                Some(e) => return Err(not_an_int(&e.value)),
+            };
+            let sum = base.add(by)?;
+            let new = value_of(&sum)?;
+            let swapped = self.map().compute(Blob::new(k), |old| match (old, &seen) {
+                (None, None) => {
+                    Compute::Insert(Entry { value: new.clone(), key: key.original.clone() }, true)
+                }
+                (Some(o), Some(s)) if o.value == s.value => {
+                    Compute::Insert(Entry { value: new.clone(), key: o.key.clone() }, true)
+                }
+                _ => Compute::Keep(false),
+            });
+            if swapped {
+                return Ok(sum);
+            }
+        }
+    }
+}
+
+fn not_an_int(value: &[u8]) -> PyErr {
+    PyTypeError::new_err(format!(
+        "incr() needs an int value, but the stored value is a '{}'",
+        tag_type_name(value)
+    ))
+}
+
+fn exact_int<'a, 'py>(name: &str, obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyAny>> {
+    if obj.is_exact_instance_of::<PyInt>() {
+        Ok(obj)
+    } else {
+        let ty = obj.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+        Err(PyTypeError::new_err(format!("incr() argument '{name}' must be an int, not '{ty}'")))
+    }
+}
+
+/// The outcome of the fast (64-bit) `incr` path.
+enum Incr {
+    Done(i64),
+    Overflow,
+    NotAnInt(Blob),
 }
 
 #[pymethods]
 impl Table {
-    /// An empty table.
+    /// An empty table; with ``name``, also registered for ``ferrets.open``.
+    ///
+    /// ``partitions`` (a power of two is used, default: from the CPU count)
+    /// trades memory for less contention between writers; ``capacity``
+    /// reserves room for that many entries up front. Raises ``ValueError``
+    /// when a table with ``name`` already exists or an option is out of range.
     #[new]
-    fn new() -> Self {
-        Self { inner: Arc::new(BytesTable::new()) }
+    #[pyo3(signature = (name=None, partitions=None, capacity=0))]
+    fn new(name: Option<String>, partitions: Option<i64>, capacity: i64) -> PyResult<Self> {
+        let max = TableOptions::MAX_PARTITIONS as i64;
+        let partitions = match partitions {
+            None => None,
+            Some(p) if (1..=max).contains(&p) => Some(p as usize),
+            Some(p) => {
+                return Err(PyValueError::new_err(format!("partitions must be between 1 and {max}, not {p}")))
+            }
+        };
+        const MAX_CAPACITY: i64 = 1 << 32;
+        if !(0..=MAX_CAPACITY).contains(&capacity) {
+            return Err(PyValueError::new_err(format!(
+                "capacity must be between 0 and {MAX_CAPACITY}, not {capacity}"
+            )));
+        }
+        let make = |name| Shared {
+            map: Map::with_options(TableOptions { partitions, capacity: capacity as usize }),
+            name,
+        };
+        let shared = match name {
+            None => Arc::new(make(None)),
+            Some(name) => registry::create(name, |name| Arc::new(make(Some(name))))?,
+        };
+        Ok(Table { shared })
+    }
+
+    /// The name given at creation (``None`` for an anonymous table).
+    #[getter]
+    fn name(&self) -> Option<&str> {
+        self.shared.name.as_deref()
+    }
+
+    /// Unregisters a named table: ``ferrets.open(name)`` no longer finds it and
+    /// the name can be reused. Existing handles (this one included) keep
+    /// working; the entries are freed with the last handle. A no-op for
+    /// anonymous or already dropped tables.
+    fn drop(&self) {
+        if let Some(name) = &self.shared.name {
+            registry::drop_if_same(name, &self.shared);
+        }
     }
 
     fn __getitem__<'py>(&self, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let k = encode_key(key)?;
-        match self.inner.get(&k[..]) {
-            Some(v) => decode(key.py(), &v),
+        let mut k = Buf::new();
+        encode_key(key, &mut k)?;
+        match self.lookup(key.py(), k.as_slice())? {
+            Some(v) => Ok(v),
             None => Err(PyKeyError::new_err(key.clone().unbind())),
         }
     }
 
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         // Encode both before touching the table: a failed call changes nothing.
-        let (k, v) = (encode_key(key)?, encode_value(value)?);
-        self.inner.insert(k, v);
+        let k = key_of(key)?;
+        let v = value_of(value)?;
+        put(self.map(), k.norm.to_blob(), k.original, v);
         Ok(())
     }
 
     fn __delitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        if self.inner.remove(&encode_key(key)?[..]) {
+        let mut k = Buf::new();
+        encode_key(key, &mut k)?;
+        if self.map().remove(k.as_slice()) {
             Ok(())
         } else {
             Err(PyKeyError::new_err(key.clone().unbind()))
@@ -49,10 +312,336 @@ impl Table {
     }
 
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.inner.contains_key(&encode_key(key)?[..]))
+        let mut k = Buf::new();
+        encode_key(key, &mut k)?;
+        Ok(self.map().contains_key(k.as_slice()))
     }
 
     fn __len__(&self) -> usize {
-        self.inner.len()
+        self.map().len()
+    }
+
+    /// Iterates over a snapshot of the keys.
+    fn __iter__(&self, py: Python<'_>) -> TableIterator {
+        self.iterator(py, Part::Keys)
+    }
+
+    /// Equal to a mapping with the same items (compared on a snapshot).
+    fn __eq__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = other.py();
+        let theirs = if let Ok(t) = other.cast::<Table>() {
+            if Arc::ptr_eq(&t.get().shared, &self.shared) {
+                return true.into_bound_py_any(py);
+            }
+            t.get().dict(py)?.into_any()
+        } else if other.is_instance_of::<PyDict>() {
+            other.clone()
+        } else if other.is_instance(mapping_abc(py)?)? {
+            PyDict::from_sequence(&other.call_method0("items")?)?.into_any()
+        } else {
+            return Ok(py.NotImplemented().into_bound(py));
+        };
+        self.dict(py)?.eq(theirs)?.into_bound_py_any(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let len = self.map().len();
+        Ok(match &self.shared.name {
+            Some(name) => format!("<ferrets.Table name={} len={len}>", PyString::new(py, name).repr()?),
+            None => format!("<ferrets.Table len={len}>"),
+        })
+    }
+
+    /// The value under ``key``, or ``default`` when it is absent.
+    #[pyo3(signature = (key, default=None, /))]
+    fn get<'py>(
+        &self,
+        key: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = key.py();
+        let mut k = Buf::new();
+        encode_key(key, &mut k)?;
+        match self.lookup(py, k.as_slice())? {
+            Some(v) => Ok(v),
+            None => Ok(default.unwrap_or_else(|| py.None().into_bound(py))),
+        }
+    }
+
+    /// Removes ``key`` and returns its value; if absent, returns ``default``
+    /// when given, else raises ``KeyError``.
+    #[pyo3(signature = (key, *default), text_signature = "($self, key, default=..., /)")]
+    fn pop<'py>(
+        &self,
+        key: &Bound<'py, PyAny>,
+        default: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if default.len() > 1 {
+            return Err(PyTypeError::new_err(format!(
+                "pop expected at most 2 arguments, got {}",
+                default.len() + 1
+            )));
+        }
+        let mut k = Buf::new();
+        encode_key(key, &mut k)?;
+        match self.map().take(k.as_slice()) {
+            Some(e) => decode(key.py(), &e.value),
+            None if default.len() == 1 => default.get_item(0),
+            None => Err(PyKeyError::new_err(key.clone().unbind())),
+        }
+    }
+
+    /// Removes some entry and returns it as ``(key, value)``; raises
+    /// ``KeyError`` when the table is empty. Which entry is arbitrary.
+    fn popitem<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        loop {
+            let Some((k, _)) = self.map().iter().next() else {
+                return Err(PyKeyError::new_err("popitem(): table is empty"));
+            };
+            // Another thread may take it first: then try the next one.
+            if let Some(e) = self.map().take(&k[..]) {
+                return PyTuple::new(py, [decode_key(py, &k, &e)?, decode(py, &e.value)?]);
+            }
+        }
+    }
+
+    /// The value under ``key``; if absent, stores ``default`` and returns it
+    /// (atomically: concurrent callers all get the value that won).
+    #[pyo3(signature = (key, default=None, /))]
+    fn setdefault<'py>(
+        &self,
+        key: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = key.py();
+        let k = key_of(key)?;
+        if let Some(v) = self.lookup(py, k.norm.as_slice())? {
+            return Ok(v);
+        }
+        let default = default.unwrap_or_else(|| py.None().into_bound(py));
+        let new = value_of(&default)?;
+        let existing = self.map().compute(k.norm.to_blob(), |old| match old {
+            Some(e) => Compute::Keep(Some(e.value.clone())),
+            None => Compute::Insert(Entry { value: new.clone(), key: k.original.clone() }, None),
+        });
+        match existing {
+            Some(v) => decode(py, &v),
+            None => Ok(default),
+        }
+    }
+
+    /// Stores every item of ``other`` (a mapping, or an iterable of
+    /// ``(key, value)`` pairs) and of ``kwargs``, like ``dict.update``.
+    /// Everything is encoded first, so a failing call stores nothing.
+    #[pyo3(signature = (other=None, /, **kwargs), text_signature = "($self, other=(), /, **kwargs)")]
+    fn update(
+        &self,
+        py: Python<'_>,
+        other: Option<&Bound<'_, PyAny>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let mut batch = Vec::new();
+        let add = |batch: &mut Vec<Pending>, k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>| -> PyResult<()> {
+            let k = key_of(k)?;
+            batch.push((k.norm.to_blob(), k.original, value_of(v)?));
+            Ok(())
+        };
+        if let Some(other) = other {
+            if let Ok(t) = other.cast::<Table>() {
+                for (k, e) in t.get().snapshot(py) {
+                    batch.push((k, e.key, e.value));
+                }
+            } else if let Ok(d) = other.cast::<PyDict>() {
+                for (k, v) in d.iter() {
+                    add(&mut batch, &k, &v)?;
+                }
+            } else if other.hasattr(pyo3::intern!(py, "keys"))? {
+                for k in other.call_method0(pyo3::intern!(py, "keys"))?.try_iter()? {
+                    let k = k?;
+                    add(&mut batch, &k, &other.get_item(&k)?)?;
+                }
+            } else {
+                for (i, item) in other.try_iter()?.enumerate() {
+                    let item = item?;
+                    let pair: Vec<Bound<'_, PyAny>> = match item.try_iter() {
+                        Ok(it) => it.collect::<PyResult<_>>()?,
+                        Err(_) => {
+                            return Err(PyTypeError::new_err(format!(
+                                "cannot convert update sequence element #{i} to a sequence"
+                            )))
+                        }
+                    };
+                    if pair.len() != 2 {
+                        return Err(PyValueError::new_err(format!(
+                            "update sequence element #{i} has length {}; 2 is required",
+                            pair.len()
+                        )));
+                    }
+                    add(&mut batch, &pair[0], &pair[1])?;
+                }
+            }
+        }
+        if let Some(kwargs) = kwargs {
+            for (k, v) in kwargs.iter() {
+                add(&mut batch, &k, &v)?;
+            }
+        }
+        self.write_all(py, batch);
+        Ok(())
+    }
+
+    /// Removes every entry (with the GIL released).
+    fn clear(&self, py: Python<'_>) {
+        py.detach(|| self.map().clear());
+    }
+
+    /// A set-like view of the keys (iterates over a snapshot).
+    fn keys<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        view(slf, "TableKeysView")
+    }
+
+    /// A view of the values (iterates over a snapshot).
+    fn values<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        view(slf, "TableValuesView")
+    }
+
+    /// A set-like view of the ``(key, value)`` items (iterates over a snapshot).
+    fn items<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        view(slf, "TableItemsView")
+    }
+
+    /// An iterator over a snapshot of the values (used by ``values()``).
+    fn _iter_values(&self, py: Python<'_>) -> TableIterator {
+        self.iterator(py, Part::Values)
+    }
+
+    /// An iterator over a snapshot of the items (used by ``items()``).
+    fn _iter_items(&self, py: Python<'_>) -> TableIterator {
+        self.iterator(py, Part::Items)
+    }
+
+    /// A ``dict`` with a consistent snapshot of the entries.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.dict(py)
+    }
+
+    /// Stores ``value`` only if ``key`` is absent; returns whether it did.
+    fn insert_new(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let k = key_of(key)?;
+        let v = value_of(value)?;
+        Ok(self.map().insert_new(k.norm.to_blob(), Entry { value: v, key: k.original }))
+    }
+
+    /// Atomically adds ``by`` to the int under ``key`` (starting from
+    /// ``default`` when absent) and returns the new value. No increment is
+    /// lost when many threads add at once. Raises ``TypeError`` when the
+    /// stored value, ``by`` or ``default`` is not an int.
+    #[pyo3(signature = (key, by=None, default=None), text_signature = "($self, key, by=1, default=0)")]
+    fn incr<'py>(
+        &self,
+        key: &Bound<'py, PyAny>,
+        by: Option<&Bound<'py, PyAny>>,
+        default: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = key.py();
+        let k = key_of(key)?;
+        let by_small = match by {
+            None => Some(1),
+            Some(b) => exact_int("by", b)?.extract::<i64>().ok(),
+        };
+        let default_small = match default {
+            None => Some(0),
+            Some(d) => exact_int("default", d)?.extract::<i64>().ok(),
+        };
+        if let (Some(by), Some(default)) = (by_small, default_small) {
+            let outcome = self.map().compute(k.norm.to_blob(), |old| {
+                let (base, original) = match old {
+                    None => (default, &k.original),
+                    Some(e) => match as_int(&e.value) {
+                        Some(n) => (n, &e.key),
+                        None if e.value.first() == Some(&BIGINT) => return Compute::Keep(Incr::Overflow),
+                        None => return Compute::Keep(Incr::NotAnInt(e.value.clone())),
+                    },
+                };
+                match base.checked_add(by) {
+                    Some(n) => Compute::Insert(
+                        Entry { value: Blob::new(&int_bytes(n)), key: original.clone() },
+                        Incr::Done(n),
+                    ),
+                    None => Compute::Keep(Incr::Overflow),
+                }
+            });
+            match outcome {
+                Incr::Done(n) => return n.into_bound_py_any(py),
+                Incr::NotAnInt(v) => return Err(not_an_int(&v)),
+                Incr::Overflow => {}
+            }
+        }
+        let one;
+        let zero;
+        let by = match by {
+            Some(b) => b,
+            None => {
+                one = 1.into_bound_py_any(py)?;
+                &one
+            }
+        };
+        let default = match default {
+            Some(d) => d,
+            None => {
+                zero = 0.into_bound_py_any(py)?;
+                &zero
+            }
+        };
+        self.incr_big(&k, by, default)
+    }
+
+    /// Bytes held by the table: entries (keys, values, what they own on the
+    /// heap) and the table's own slots. Computed with the GIL released.
+    fn memory(&self, py: Python<'_>) -> usize {
+        py.detach(|| self.map().memory_bytes())
+    }
+}
+
+static VIEWS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn view<'py>(table: &Bound<'py, Table>, class: &str) -> PyResult<Bound<'py, PyAny>> {
+    let py = table.py();
+    let views = VIEWS.get_or_try_init(py, || py.import("ferrets._views").map(Bound::unbind))?;
+    views.bind(py).getattr(PyString::new(py, class))?.call1((table,))
+}
+
+fn mapping_abc(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    MAPPING
+        .get_or_try_init(py, || py.import("collections.abc")?.getattr("Mapping").map(Bound::unbind))
+        .map(|m| m.bind(py))
+}
+
+/// An iterator over a snapshot of a table's keys, values or items.
+#[pyclass(module = "ferrets._native", frozen)]
+pub struct TableIterator {
+    entries: Mutex<std::vec::IntoIter<(Blob, Entry)>>,
+    part: Part,
+}
+
+#[pymethods]
+impl TableIterator {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let next = self.entries.lock().unwrap_or_else(|e| e.into_inner()).next();
+        let Some((k, e)) = next else { return Ok(None) };
+        Ok(Some(match self.part {
+            Part::Keys => decode_key(py, &k, &e)?,
+            Part::Values => decode(py, &e.value)?,
+            Part::Items => PyTuple::new(py, [decode_key(py, &k, &e)?, decode(py, &e.value)?])?.into_any(),
+        }))
+    }
+
+    fn __length_hint__(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }

@@ -1,6 +1,7 @@
-"""Basic behaviour of ferrets.Table."""
+"""ferrets.Table as a MutableMapping: every method and every error path."""
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 import pytest
 
@@ -20,43 +21,317 @@ def test_set_get_delete_len_contains() -> None:
     del t["a"]
     assert "a" not in t
     assert len(t) == 2
+    t[3] = "replaced"
+    assert t[3] == "replaced" and len(t) == 2
 
 
-def test_missing_key_raises_key_error() -> None:
+def test_missing_key_raises_key_error_with_the_key() -> None:
     t = ferrets.Table()
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError) as err:
         t["nope"]
+    assert err.value.args == ("nope",)
     with pytest.raises(KeyError):
         del t["nope"]
 
 
-def test_values_round_trip_with_their_type() -> None:
+def test_is_a_mutable_mapping_and_unhashable() -> None:
     t = ferrets.Table()
-    for i, v in enumerate([None, True, False, 0, -7, 2.5, float("inf"), "é", b"\x00\xff"]):
-        t[i] = v
-        got = t[i]
-        assert got == v and type(got) is type(v)
+    assert isinstance(t, MutableMapping) and isinstance(t, Mapping)
+    with pytest.raises(TypeError):
+        hash(t)
+    assert isinstance(ferrets.__version__, str) and ferrets.__version__.count(".") == 2
 
 
-def test_equal_keys_collide_like_dict() -> None:
+def test_get_pop_setdefault() -> None:
     t = ferrets.Table()
-    t[1] = "one"
-    assert t[True] == "one"
-    assert t[1.0] == "one"
-    assert len(t) == 1
+    t["k"] = [1, 2]
+    assert t.get("k") == [1, 2]
+    assert t.get("missing") is None
+    sentinel = object()
+    assert t.get("missing", sentinel) is sentinel
+    assert t.pop("k") == [1, 2]
+    assert "k" not in t
+    assert t.pop("k", sentinel) is sentinel
+    assert t.pop("k", None) is None
+    with pytest.raises(KeyError):
+        t.pop("k")
+    with pytest.raises(TypeError, match="at most 2 arguments"):
+        t.pop("k", 1, 2)  # type: ignore[call-overload]
+    assert t.setdefault("s", 5) == 5
+    assert t.setdefault("s", 6) == 5
+    assert t.setdefault("n") is None and t["n"] is None
+    default = [1]
+    assert t.setdefault("list", default) is default
+    default.append(2)
+    assert t["list"] == [1]  # stored by value
+
+
+def test_setdefault_on_present_key_ignores_unsupported_default() -> None:
+    t = ferrets.Table()
+    t["k"] = 1
+    assert t.setdefault("k", object()) == 1
+    with pytest.raises(TypeError, match="'object'"):
+        t.setdefault("other", object())
+    assert "other" not in t
+
+
+def test_popitem() -> None:
+    t = ferrets.Table()
+    t.update({i: str(i) for i in range(100)})
+    seen = {}
+    while t:
+        k, v = t.popitem()
+        seen[k] = v
+    assert seen == {i: str(i) for i in range(100)}
+    with pytest.raises(KeyError, match="empty"):
+        t.popitem()
+
+
+def test_popitem_gives_back_the_original_key() -> None:
+    t = ferrets.Table()
+    t[True] = "x"
+    assert t.popitem() == (True, "x")
+
+
+def test_update_forms() -> None:
+    t = ferrets.Table()
+    t.update({"a": 1})
+    pairs: list[Any] = [("b", 2), ["c", 3]]
+    t.update(pairs)
+    t.update(d=4)
+    t.update({"e": 5}, f=6)
+    t.update()
+
+    class KeysOnly:
+        def keys(self) -> list[str]:
+            return ["g"]
+
+        def __getitem__(self, key: str) -> int:
+            return 7
+
+    t.update(KeysOnly())
+    other = ferrets.Table()
+    other[True] = "h"
+    t.update(other)
+    assert t == {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, True: "h"}
+    assert list(k for k in t if k == 1) == [True]
+
+
+def test_update_many_items_releases_nothing_on_failure() -> None:
+    t = ferrets.Table()
+    items: list[tuple[Any, Any]] = [(i, i) for i in range(1000)]
+    items.append(("bad", object()))
+    with pytest.raises(TypeError):
+        t.update(items)
+    assert len(t) == 0
+    t.update(items[:-1])
+    assert len(t) == 1000 and t[999] == 999
+
+
+def test_update_error_paths() -> None:
+    t = ferrets.Table()
+    with pytest.raises(ValueError, match="element #1 has length 3; 2 is required"):
+        bad: list[Any] = [("a", 1), ("b", 2, 3)]
+        t.update(bad)
+    with pytest.raises(TypeError, match="element #0 to a sequence"):
+        t.update([1])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        t.update(5)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="unhashable"):
+        t.update([([1], 2)])
+    assert len(t) == 0
+
+
+def test_clear_and_len() -> None:
+    t = ferrets.Table()
+    t.update((i, i) for i in range(5000))
+    assert len(t) == 5000
+    t.clear()
+    assert len(t) == 0 and not t
+    t["again"] = 1
+    assert t == {"again": 1}
+
+
+def test_views_and_iteration() -> None:
+    t = ferrets.Table()
+    t.update({"a": 1, "b": 2})
+    assert sorted(t) == ["a", "b"]
+    keys: Any = {"a", "b"}
+    assert t.keys() == keys
+    assert t.keys() & {"a", "z"} == {"a"}
+    assert "a" in t.keys() and "z" not in t.keys()
+    assert sorted(t.values()) == [1, 2]
+    assert 2 in t.values() and 3 not in t.values()
+    items: Any = {("a", 1), ("b", 2)}
+    assert t.items() == items
+    assert ("a", 1) in t.items() and ("a", 2) not in t.items() and ("z", 1) not in t.items()
+    assert len(t.keys()) == len(t.values()) == len(t.items()) == 2
+    it = iter(t)
+    assert iter(it) is it
+    assert it.__length_hint__() == 2
+    assert sorted(it) == ["a", "b"]
+    assert dict(t) == {"a": 1, "b": 2}
+    assert t.to_dict() == {"a": 1, "b": 2}
+
+
+def test_iterating_while_writing_never_raises() -> None:
+    t = ferrets.Table()
+    t.update((i, i) for i in range(2000))
+    for k in t:
+        del t[k]
+        t[k + 10_000] = k
+    for k, v in t.items():
+        t.pop(k)
+    for v in t.values():
+        t.clear()
+
+
+def test_equality() -> None:
+    t = ferrets.Table()
+    t.update({"a": [1], 1: None})
+    assert t == {"a": [1], 1: None}
+    assert t == {"a": [1], True: None}
+    assert not (t != {"a": [1], 1: None})
+    assert t != {"a": [1]}
+    assert t != {"a": [2], 1: None}
+    u = ferrets.Table()
+    u.update(t)
+    assert t == u and t == t
+    u["x"] = 0
+    assert t != u
+    assert t != [("a", [1]), (1, None)]
+    assert t != 5
+
+    class M(Mapping[str, int]):
+        def __getitem__(self, k: str) -> int:
+            return {"a": 1}[k]
+
+        def __iter__(self) -> Any:
+            return iter(["a"])
+
+        def __len__(self) -> int:
+            return 1
+
+    v = ferrets.Table()
+    v["a"] = 1
+    assert v == M()
+
+
+def test_insert_new() -> None:
+    t = ferrets.Table()
+    assert t.insert_new("k", 1) is True
+    assert t.insert_new("k", 2) is False
+    assert t["k"] == 1
+    with pytest.raises(TypeError):
+        t.insert_new("j", object())
+    assert "j" not in t
+
+
+def test_incr() -> None:
+    t = ferrets.Table()
+    assert t.incr("c") == 1
+    assert t.incr("c") == 2
+    assert t.incr("c", 10) == 12
+    assert t.incr("c", by=-20) == -8
+    assert t.incr("d", default=100) == 101
+    assert t.incr("e", 0, 5) == 5
+    assert t["c"] == -8 and type(t["c"]) is int
+
+
+def test_incr_beyond_64_bits() -> None:
+    t = ferrets.Table()
+    t["c"] = 2**63 - 1
+    assert t.incr("c") == 2**63
+    assert t.incr("c") == 2**63 + 1
+    assert t.incr("c", -(2**64)) == 2**63 + 1 - 2**64
+    assert t.incr("big", 2**100) == 2**100
+    assert t.incr("big") == 2**100 + 1
+    assert t.incr("other", default=-(2**100)) == 1 - 2**100
+    assert t.incr("other", 2**100) == 1 and type(t["other"]) is int
+    assert t.incr("neg", -(2**63), -1) == -(2**63) - 1
+
+
+def test_incr_error_paths_change_nothing() -> None:
+    t = ferrets.Table()
+    t["s"] = "text"
+    t[True] = 1.5
+    with pytest.raises(TypeError, match="stored value is a 'str'"):
+        t.incr("s")
+    with pytest.raises(TypeError, match="stored value is a 'float'"):
+        t.incr(1)
+    t["b"] = 2**70
+    t["x"] = 1
+    with pytest.raises(TypeError, match="'by' must be an int, not 'float'"):
+        t.incr("x", 1.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="'by' must be an int, not 'bool'"):
+        t.incr("x", True)
+    with pytest.raises(TypeError, match="'default' must be an int, not 'str'"):
+        t.incr("x", 1, "0")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="unhashable"):
+        t.incr([1])
+    t["bs"] = "s"
+    with pytest.raises(TypeError, match="stored value is a 'str'"):
+        t.incr("bs", 2**70)
+    assert t == {"s": "text", True: 1.5, "b": 2**70, "x": 1, "bs": "s"}
+
+
+def test_incr_keeps_the_original_key() -> None:
+    t = ferrets.Table()
+    t[True] = 1
+    t.incr(1)
+    t.incr(1.0, 2**80)
+    assert list(t.items()) == [(True, 2 + 2**80)]
+
+
+def test_memory_grows_with_content() -> None:
+    t = ferrets.Table()
+    empty = t.memory()
+    assert empty > 0
+    t.update((i, "x" * 100) for i in range(1000))
+    assert t.memory() > empty + 100 * 1000
+    t.clear()
+    assert t.memory() < empty + 100 * 1000
+
+
+def test_options_and_repr() -> None:
+    t = ferrets.Table(partitions=1, capacity=100)
+    t["a"] = 1
+    assert repr(t) == "<ferrets.Table len=1>"
+    assert t.name is None
+    assert len(ferrets.Table(None, 3)) == 0
+    for bad in [0, -1, 2**17]:
+        with pytest.raises(ValueError, match="partitions"):
+            ferrets.Table(partitions=bad)
+    for bad in [-1, 2**40]:
+        with pytest.raises(ValueError, match="capacity"):
+            ferrets.Table(capacity=bad)
+    with pytest.raises(TypeError):
+        ferrets.Table(partitions="4")  # type: ignore[arg-type]
 
 
 def test_unsupported_types_raise_type_error_and_change_nothing() -> None:
     t = ferrets.Table()
     t["k"] = "v"
-    with pytest.raises(TypeError, match="object"):
+    with pytest.raises(TypeError, match="'object'"):
         t["k"] = object()
-    with pytest.raises(TypeError, match="set"):
-        t[frozenset()] = 1  # type: ignore[index]
-    assert t["k"] == "v"
-    assert len(t) == 1
-
-
-def test_is_a_mutable_mapping() -> None:
-    assert isinstance(ferrets.Table(), MutableMapping)
-    assert isinstance(ferrets.__version__, str)
+    with pytest.raises(TypeError, match="'frozenset'"):
+        t[frozenset()] = 1
+    with pytest.raises(TypeError, match="'set'"):
+        t["k"] = {1}
+    with pytest.raises(TypeError, match="'set'"):
+        t["k"] = [1, {"a": {2}}]
+    with pytest.raises(TypeError, match="unhashable type: 'list'"):
+        t[[1]] = 1
+    with pytest.raises(TypeError, match="unhashable type: 'dict'"):
+        t[(1, {})] = 1
+    with pytest.raises(TypeError, match="unhashable"):
+        t[[1]]
+    with pytest.raises(TypeError, match="unhashable"):
+        [1] in t  # noqa: B015
+    with pytest.raises(TypeError, match="unhashable"):
+        del t[[1]]
+    with pytest.raises(TypeError, match="unhashable"):
+        t.get([1])
+    with pytest.raises(TypeError, match="unhashable"):
+        t.pop([1], None)
+    assert t == {"k": "v"}

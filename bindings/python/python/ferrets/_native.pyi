@@ -1,13 +1,89 @@
 """Type stubs for the native extension module ``ferrets._native``."""
 
+from collections.abc import Iterable, Iterator, MutableMapping
+from typing import Any, final, overload
+
+from _typeshed import SupportsKeysAndGetItem
+
+from ferrets._views import TableItemsView, TableKeysView, TableValuesView
+
+__all__ = ["Table", "TableIterator", "__version__", "drop", "names", "open"]
+
 __version__: str
 
-class Table:
-    """A thread-safe concurrent table with dict-like access."""
+@final
+class Table(MutableMapping[Any, Any]):
+    """A thread-safe mutable mapping with a Rust core, usable from many threads at once."""
 
-    def __init__(self) -> None: ...
-    def __getitem__(self, key: object, /) -> object: ...
-    def __setitem__(self, key: object, value: object, /) -> None: ...
-    def __delitem__(self, key: object, /) -> None: ...
+    def __new__(cls, name: str | None = None, partitions: int | None = None, capacity: int = 0) -> Table: ...
+    @property
+    def name(self) -> str | None:
+        """The name given at creation (``None`` for an anonymous table)."""
+    def drop(self) -> None:
+        """Unregister a named table; existing handles keep working."""
+    def __getitem__(self, key: Any, /) -> Any: ...
+    def __setitem__(self, key: Any, value: Any, /) -> None: ...
+    def __delitem__(self, key: Any, /) -> None: ...
     def __contains__(self, key: object, /) -> bool: ...
     def __len__(self) -> int: ...
+    def __iter__(self) -> TableIterator:
+        """Iterate over a snapshot of the keys."""
+    def __eq__(self, other: object, /) -> bool:
+        """Equal to a mapping with the same items (compared on a snapshot)."""
+    def __ne__(self, other: object, /) -> bool: ...
+    @overload
+    def get(self, key: Any, default: None = None, /) -> Any | None:
+        """The value under ``key``, or ``default`` when it is absent."""
+    @overload
+    def get(self, key: Any, default: Any, /) -> Any: ...
+    @overload
+    def pop(self, key: Any, /) -> Any:
+        """Remove ``key`` and return its value (``default``, or ``KeyError``, if absent)."""
+    @overload
+    def pop(self, key: Any, default: Any, /) -> Any: ...
+    def popitem(self) -> tuple[Any, Any]:
+        """Remove and return some ``(key, value)``; ``KeyError`` when empty."""
+    def setdefault(self, key: Any, default: Any = None, /) -> Any:
+        """The value under ``key``; if absent, store ``default`` and return it."""
+    @overload
+    def update(self, other: SupportsKeysAndGetItem[Any, Any], /, **kwargs: Any) -> None:
+        """Store every item of ``other`` and of ``kwargs``, all or nothing."""
+    @overload
+    def update(self, other: Iterable[tuple[Any, Any]], /, **kwargs: Any) -> None: ...
+    @overload
+    def update(self, /, **kwargs: Any) -> None: ...
+    def clear(self) -> None:
+        """Remove every entry."""
+    def keys(self) -> TableKeysView:
+        """A set-like view of the keys (iterates over a snapshot)."""
+    def values(self) -> TableValuesView:
+        """A view of the values (iterates over a snapshot)."""
+    def items(self) -> TableItemsView:
+        """A set-like view of the items (iterates over a snapshot)."""
+    def _iter_values(self) -> TableIterator: ...
+    def _iter_items(self) -> TableIterator: ...
+    def to_dict(self) -> dict[Any, Any]:
+        """A ``dict`` with a consistent snapshot of the entries."""
+    def insert_new(self, key: Any, value: Any) -> bool:
+        """Store ``value`` only if ``key`` is absent; return whether it did."""
+    def incr(self, key: Any, by: int = 1, default: int = 0) -> int:
+        """Atomically add ``by`` to the int under ``key`` and return the new value."""
+    def memory(self) -> int:
+        """Bytes held by the table."""
+
+@final
+class TableIterator(Iterator[Any]):
+    """An iterator over a snapshot of a table's keys, values or items."""
+
+    def __iter__(self) -> TableIterator: ...
+    def __next__(self) -> Any: ...
+    def __length_hint__(self) -> int: ...
+
+def open(name: str) -> Table:
+    """The table registered under ``name``; ``KeyError`` when there is none."""
+
+def drop(name: str) -> None:
+    """Unregister the table named ``name``; ``KeyError`` when there is none."""
+
+def names() -> list[str]:
+    """The names of the registered tables, sorted."""

@@ -1,0 +1,177 @@
+//! Byte strings sized for table keys and values: short ones inline, long ones shared.
+//!
+//! Most keys and values (ints, floats, short strings) encode to a few bytes,
+//! so [`Blob`] keeps up to [`INLINE`] bytes in place and needs no allocation;
+//! longer ones live in an `Arc<[u8]>` so cloning (iteration snapshots, retried
+//! read-modify-write closures) never copies them. [`Buf`] is the stack buffer
+//! the encoder writes into before a lookup, so a `get` allocates nothing.
+
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::sync::Arc;
+
+use ferrets_core::HeapSize;
+
+/// Bytes a [`Blob`] stores without allocating.
+pub const INLINE: usize = 30;
+
+/// An immutable byte string: inline when short, a shared heap buffer otherwise.
+#[derive(Clone)]
+pub enum Blob {
+    /// Up to [`INLINE`] bytes stored in place.
+    Inline {
+        /// Number of bytes used in `buf`.
+        len: u8,
+        /// The bytes; only `..len` is meaningful.
+        buf: [u8; INLINE],
+    },
+    /// A longer byte string.
+    Heap(Arc<[u8]>),
+}
+
+impl Blob {
+    /// A blob holding a copy of `bytes`.
+    pub fn new(bytes: &[u8]) -> Self {
+        if bytes.len() <= INLINE {
+            let mut buf = [0; INLINE];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            // The length fits: INLINE < 256.
+            Blob::Inline { len: bytes.len() as u8, buf }
+        } else {
+            Blob::Heap(bytes.into())
+        }
+    }
+}
+
+impl Deref for Blob {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Blob::Inline { len, buf } => &buf[..usize::from(*len)],
+            Blob::Heap(bytes) => bytes,
+        }
+    }
+}
+
+impl Borrow<[u8]> for Blob {
+    fn borrow(&self) -> &[u8] {
+        self
+    }
+}
+
+/// Hashes exactly as the `[u8]` it derefs to, as [`Borrow`] requires.
+impl Hash for Blob {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
+
+impl PartialEq for Blob {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Blob {}
+
+impl HeapSize for Blob {
+    fn heap_size(&self) -> usize {
+        match self {
+            Blob::Inline { .. } => 0,
+            // The Arc's two counters live in the same allocation.
+            Blob::Heap(bytes) => bytes.len() + 2 * size_of::<usize>(),
+        }
+    }
+}
+
+/// Stack bytes a [`Buf`] holds before it spills to the heap.
+const STACK: usize = 80;
+
+/// A growable byte buffer that lives on the stack until it outgrows [`STACK`] bytes.
+pub struct Buf {
+    len: usize,
+    stack: [u8; STACK],
+    heap: Vec<u8>,
+}
+
+impl Buf {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Buf { len: 0, stack: [0; STACK], heap: Vec::new() }
+    }
+
+    /// Appends one byte.
+    pub fn push(&mut self, byte: u8) {
+        self.extend(&[byte]);
+    }
+
+    /// Appends `bytes`.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        if self.heap.is_empty() && self.len + bytes.len() <= STACK {
+            self.stack[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        } else {
+            if self.heap.is_empty() {
+                self.heap.reserve(2 * (self.len + bytes.len()));
+                self.heap.extend_from_slice(&self.stack[..self.len]);
+            }
+            self.heap.extend_from_slice(bytes);
+        }
+    }
+
+    /// Appends `n` as a LEB128 varint.
+    pub fn varint(&mut self, mut n: usize) {
+        while n >= 0x80 {
+            self.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        self.push(n as u8);
+    }
+
+    /// The bytes written so far.
+    pub fn as_slice(&self) -> &[u8] {
+        if self.heap.is_empty() {
+            &self.stack[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+
+    /// The bytes written so far, as a [`Blob`].
+    pub fn to_blob(&self) -> Blob {
+        Blob::new(self.as_slice())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_inline_and_heap_compare_and_hash_as_bytes() {
+        use std::hash::BuildHasher;
+        let s = std::collections::hash_map::RandomState::new();
+        for len in [0, 1, INLINE, INLINE + 1, 200] {
+            let bytes: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let b = Blob::new(&bytes);
+            assert_eq!(&*b, &bytes[..]);
+            assert_eq!(s.hash_one(&b), s.hash_one(&bytes[..]));
+            assert_eq!(b.heap_size() == 0, len <= INLINE);
+        }
+        assert_eq!(size_of::<Blob>(), 32);
+    }
+
+    #[test]
+    fn buf_spills_to_heap_and_keeps_order() {
+        let mut buf = Buf::new();
+        for i in 0..300u32 {
+            buf.push(i as u8);
+        }
+        assert_eq!(buf.as_slice().len(), 300);
+        assert!(buf.as_slice().iter().enumerate().all(|(i, &b)| b == i as u8));
+        let mut buf = Buf::new();
+        buf.varint(300);
+        assert_eq!(buf.as_slice(), &[0xac, 0x02]);
+    }
+}
