@@ -10,12 +10,17 @@
 mod counter;
 mod heap_size;
 mod options;
+pub mod pool;
 mod primitive;
 mod table;
 
 pub use counter::{CounterValue, NotACounter};
 pub use heap_size::HeapSize;
 pub use options::TableOptions;
+pub use pool::{
+    CancelResult, CancelToken, JobHandle, Outcome, Pool, PoolConfig, PoolMetrics, Rejected, ShutdownMode,
+    ShutdownReport, SubmitOptions,
+};
 pub use table::{pinned, Iter, Pinned};
 pub use table::{Compute, Table};
 
