@@ -31,6 +31,20 @@ pub enum Blob {
 }
 
 impl Blob {
+    /// An inline blob holding `head` then `body`, if they fit.
+    #[inline(always)]
+    pub fn inline(head: &[u8], body: &[u8]) -> Option<Self> {
+        let n = head.len() + body.len();
+        if n > INLINE {
+            return None;
+        }
+        let mut buf = [0; INLINE];
+        buf[..head.len()].copy_from_slice(head);
+        buf[head.len()..n].copy_from_slice(body);
+        // The length fits: INLINE < 256.
+        Some(Blob::Inline { len: n as u8, buf })
+    }
+
     /// A blob holding a copy of `bytes`.
     pub fn new(bytes: &[u8]) -> Self {
         if bytes.len() <= INLINE {
@@ -46,6 +60,7 @@ impl Blob {
 
 impl Deref for Blob {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         match self {
             Blob::Inline { len, buf } => &buf[..usize::from(*len)],
@@ -55,6 +70,7 @@ impl Deref for Blob {
 }
 
 impl Borrow<[u8]> for Blob {
+    #[inline]
     fn borrow(&self) -> &[u8] {
         self
     }
@@ -62,12 +78,14 @@ impl Borrow<[u8]> for Blob {
 
 /// Hashes exactly as the `[u8]` it derefs to, as [`Borrow`] requires.
 impl Hash for Blob {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         (**self).hash(state);
     }
 }
 
 impl PartialEq for Blob {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         **self == **other
     }
@@ -97,16 +115,19 @@ pub struct Buf {
 
 impl Buf {
     /// An empty buffer.
+    #[inline]
     pub fn new() -> Self {
         Buf { len: 0, stack: [0; STACK], heap: Vec::new() }
     }
 
     /// Appends one byte.
+    #[inline]
     pub fn push(&mut self, byte: u8) {
         self.extend(&[byte]);
     }
 
     /// Appends `bytes`.
+    #[inline]
     pub fn extend(&mut self, bytes: &[u8]) {
         if self.heap.is_empty() && self.len + bytes.len() <= STACK {
             self.stack[self.len..self.len + bytes.len()].copy_from_slice(bytes);
@@ -121,6 +142,7 @@ impl Buf {
     }
 
     /// Appends `n` as a LEB128 varint.
+    #[inline]
     pub fn varint(&mut self, mut n: usize) {
         while n >= 0x80 {
             self.push((n as u8) | 0x80);
@@ -130,6 +152,7 @@ impl Buf {
     }
 
     /// The bytes written so far.
+    #[inline]
     pub fn as_slice(&self) -> &[u8] {
         if self.heap.is_empty() {
             &self.stack[..self.len]

@@ -11,12 +11,13 @@
 //! Only the exact built-in types are accepted (subclasses would not round-trip).
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use pyo3::{intern, IntoPyObjectExt};
 
-use crate::blob::Buf;
+use crate::blob::{Blob, Buf};
 
 pub const NONE: u8 = 0;
 pub const FALSE: u8 = 1;
@@ -101,6 +102,51 @@ fn write_str(s: &Bound<'_, PyString>, out: &mut Buf) -> PyResult<()> {
         }
     }
     Ok(())
+}
+
+/// The value of an exact int if it fits an `i64` (without raising on overflow).
+#[inline(always)]
+fn small_int(obj: &Bound<'_, PyAny>) -> Option<i64> {
+    let mut overflow = 0;
+    // SAFETY: `obj` is a live int (callers check) and we hold the GIL; this
+    // call reports overflow through `overflow` instead of raising.
+    let n = unsafe { ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
+    (overflow == 0).then_some(n)
+}
+
+/// Fast path for the most common keys: the encoding of a short exact `str`,
+/// a 64-bit `int` or `None` (for these the key and value encodings agree),
+/// built in place without a buffer. `None` means: take the general path.
+#[inline(always)]
+pub fn small_key(obj: &Bound<'_, PyAny>) -> Option<Blob> {
+    if let Ok(s) = obj.cast_exact::<PyString>() {
+        let text = s.to_str().ok()?;
+        // A length below 128 is a one-byte varint.
+        if text.len() < 128 {
+            return Blob::inline(&[STR, text.len() as u8], text.as_bytes());
+        }
+        None
+    } else if obj.is_exact_instance_of::<PyInt>() {
+        Blob::inline(&[INT], &small_int(obj)?.to_le_bytes())
+    } else if obj.is_none() {
+        Blob::inline(&[NONE], &[])
+    } else {
+        None
+    }
+}
+
+/// Fast path for the most common values, like [`small_key`] (plus `float`, `bool`).
+#[inline(always)]
+pub fn small_value(obj: &Bound<'_, PyAny>) -> Option<Blob> {
+    if let Some(b) = small_key(obj) {
+        Some(b)
+    } else if let Ok(f) = obj.cast_exact::<PyFloat>() {
+        Blob::inline(&[FLOAT], &f.value().to_bits().to_le_bytes())
+    } else if let Ok(b) = obj.cast_exact::<PyBool>() {
+        Blob::inline(&[if b.is_true() { TRUE } else { FALSE }], &[])
+    } else {
+        None
+    }
 }
 
 /// Encodes `obj` so that [`decode`] gives back an equal object of the same type.

@@ -11,7 +11,8 @@ use pyo3::IntoPyObjectExt;
 
 use crate::blob::{Blob, Buf};
 use crate::codec::{
-    as_int, decode, encode_key, encode_value, int_bytes, is_atom, tag_type_name, BIGINT, INT,
+    as_int, decode, encode_key, encode_value, int_bytes, is_atom, small_key, small_value, tag_type_name,
+    BIGINT, INT,
 };
 use crate::registry;
 
@@ -48,11 +49,14 @@ const DETACH_ABOVE: usize = 256;
 
 /// An encoded key: the normalised bytes and, if different, the original's.
 struct Key {
-    norm: Buf,
+    norm: Blob,
     original: Option<Arc<[u8]>>,
 }
 
 fn key_of(obj: &Bound<'_, PyAny>) -> PyResult<Key> {
+    if let Some(norm) = small_key(obj) {
+        return Ok(Key { norm, original: None });
+    }
     let mut norm = Buf::new();
     let differs = encode_key(obj, &mut norm)?;
     let original = if differs {
@@ -62,10 +66,25 @@ fn key_of(obj: &Bound<'_, PyAny>) -> PyResult<Key> {
     } else {
         None
     };
-    Ok(Key { norm, original })
+    Ok(Key { norm: norm.to_blob(), original })
 }
 
+/// Calls `f` with the normalised encoding of `obj`, built on the stack.
+#[inline(always)]
+fn with_key<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+    if let Some(k) = small_key(obj) {
+        return Ok(f(&k));
+    }
+    let mut k = Buf::new();
+    encode_key(obj, &mut k)?;
+    Ok(f(k.as_slice()))
+}
+
+#[inline]
 fn value_of(obj: &Bound<'_, PyAny>) -> PyResult<Blob> {
+    if let Some(v) = small_value(obj) {
+        return Ok(v);
+    }
     let mut buf = Buf::new();
     encode_value(obj, &mut buf)?;
     Ok(buf.to_blob())
@@ -183,7 +202,7 @@ impl Table {
         default: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = by.py();
-        let k = key.norm.as_slice();
+        let k: &[u8] = &key.norm;
         loop {
             let seen = self.map().get(k);
             let base = match &seen {
@@ -285,9 +304,7 @@ impl Table {
     }
 
     fn __getitem__<'py>(&self, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let mut k = Buf::new();
-        encode_key(key, &mut k)?;
-        match self.lookup(key.py(), k.as_slice())? {
+        match with_key(key, |k| self.lookup(key.py(), k))?? {
             Some(v) => Ok(v),
             None => Err(PyKeyError::new_err(key.clone().unbind())),
         }
@@ -297,14 +314,12 @@ impl Table {
         // Encode both before touching the table: a failed call changes nothing.
         let k = key_of(key)?;
         let v = value_of(value)?;
-        put(self.map(), k.norm.to_blob(), k.original, v);
+        put(self.map(), k.norm.clone(), k.original, v);
         Ok(())
     }
 
     fn __delitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut k = Buf::new();
-        encode_key(key, &mut k)?;
-        if self.map().remove(k.as_slice()) {
+        if with_key(key, |k| self.map().remove(k))? {
             Ok(())
         } else {
             Err(PyKeyError::new_err(key.clone().unbind()))
@@ -312,9 +327,7 @@ impl Table {
     }
 
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let mut k = Buf::new();
-        encode_key(key, &mut k)?;
-        Ok(self.map().contains_key(k.as_slice()))
+        with_key(key, |k| self.map().contains_key(k))
     }
 
     fn __len__(&self) -> usize {
@@ -360,9 +373,7 @@ impl Table {
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = key.py();
-        let mut k = Buf::new();
-        encode_key(key, &mut k)?;
-        match self.lookup(py, k.as_slice())? {
+        match with_key(key, |k| self.lookup(py, k))?? {
             Some(v) => Ok(v),
             None => Ok(default.unwrap_or_else(|| py.None().into_bound(py))),
         }
@@ -382,9 +393,7 @@ impl Table {
                 default.len() + 1
             )));
         }
-        let mut k = Buf::new();
-        encode_key(key, &mut k)?;
-        match self.map().take(k.as_slice()) {
+        match with_key(key, |k| self.map().take(k))? {
             Some(e) => decode(key.py(), &e.value),
             None if default.len() == 1 => default.get_item(0),
             None => Err(PyKeyError::new_err(key.clone().unbind())),
@@ -415,12 +424,12 @@ impl Table {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = key.py();
         let k = key_of(key)?;
-        if let Some(v) = self.lookup(py, k.norm.as_slice())? {
+        if let Some(v) = self.lookup(py, &k.norm[..])? {
             return Ok(v);
         }
         let default = default.unwrap_or_else(|| py.None().into_bound(py));
         let new = value_of(&default)?;
-        let existing = self.map().compute(k.norm.to_blob(), |old| match old {
+        let existing = self.map().compute(k.norm.clone(), |old| match old {
             Some(e) => Compute::Keep(Some(e.value.clone())),
             None => Compute::Insert(Entry { value: new.clone(), key: k.original.clone() }, None),
         });
@@ -443,7 +452,7 @@ impl Table {
         let mut batch = Vec::new();
         let add = |batch: &mut Vec<Pending>, k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>| -> PyResult<()> {
             let k = key_of(k)?;
-            batch.push((k.norm.to_blob(), k.original, value_of(v)?));
+            batch.push((k.norm.clone(), k.original, value_of(v)?));
             Ok(())
         };
         if let Some(other) = other {
@@ -529,7 +538,7 @@ impl Table {
     fn insert_new(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
         let k = key_of(key)?;
         let v = value_of(value)?;
-        Ok(self.map().insert_new(k.norm.to_blob(), Entry { value: v, key: k.original }))
+        Ok(self.map().insert_new(k.norm.clone(), Entry { value: v, key: k.original }))
     }
 
     /// Atomically adds ``by`` to the int under ``key`` (starting from
@@ -554,7 +563,7 @@ impl Table {
             Some(d) => exact_int("default", d)?.extract::<i64>().ok(),
         };
         if let (Some(by), Some(default)) = (by_small, default_small) {
-            let outcome = self.map().compute(k.norm.to_blob(), |old| {
+            let outcome = self.map().compute(k.norm.clone(), |old| {
                 let (base, original) = match old {
                     None => (default, &k.original),
                     Some(e) => match as_int(&e.value) {
