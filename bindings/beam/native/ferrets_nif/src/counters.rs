@@ -7,7 +7,7 @@ use rustler::{Env, Error, NifResult, Term};
 
 use crate::codec;
 use crate::key::Key;
-use crate::objects::{encode_object, key_of, Entry, Obj};
+use crate::objects::{encode_object, key_of, with_key, Entry, Obj};
 use crate::ops::term;
 use crate::options::Kind;
 use crate::table::{resolve, Access, TableResource};
@@ -77,20 +77,20 @@ fn apply(keypos: usize, code: &[u8], ops: &[Op]) -> Option<(Vec<u8>, Vec<i128>)>
 }
 
 /// Applies one operation to `code`: new bytes and the new value.
-fn apply_one(keypos: usize, code: &[u8], op: &Op) -> Option<(Box<[u8]>, i128)> {
+fn apply_one(keypos: usize, code: &[u8], op: &Op) -> Option<(Key, i128)> {
     let range = codec::tuple_element(code, op.pos).filter(|_| op.pos != keypos)?;
     if code[range.start] != codec::INT || op.limit.is_some() {
         let (code, res) = apply(keypos, code, std::slice::from_ref(op))?;
-        return Some((code.into(), res[0]));
+        return Some((Key::new(&code), res[0]));
     }
     let old = i64::from_le_bytes(code[range.start + 1..range.end].try_into().ok()?);
     let new = i128::from(old).checked_add(op.incr)?;
     let Ok(small) = i64::try_from(new) else {
         let (code, res) = apply(keypos, code, std::slice::from_ref(op))?;
-        return Some((code.into(), res[0]));
+        return Some((Key::new(&code), res[0]));
     };
-    let mut out: Box<[u8]> = code.into();
-    out[range.start + 1..range.end].copy_from_slice(&small.to_le_bytes());
+    let mut out = Key::new(code);
+    out.bytes_mut()[range.start + 1..range.end].copy_from_slice(&small.to_le_bytes());
     Some((out, new))
 }
 
@@ -138,6 +138,26 @@ fn update_counter_impl<'a>(
         return Err(Error::BadArg);
     }
     let raw = env.as_c_arg();
+    if default.is_some_and(|d| !d.is_tuple()) {
+        return Err(Error::BadArg);
+    }
+    if !ops.is_list() {
+        // Fastest path: an in-place add on counters an earlier call set up.
+        let op = parse_op(t, ops).ok_or(Error::BadArg)?;
+        if let (None, Ok(incr), true) = (&op.limit, i64::try_from(op.incr), op.pos != t.keypos) {
+            let added = with_key(raw, key.as_c_arg(), |kb| {
+                t.table.get_with(kb, |e| match e {
+                    Entry::One(o) => o.try_add(op.pos, incr),
+                    Entry::Many(_) => None,
+                })
+            })
+            .map_err(|()| Error::BadArg)?;
+            if let Some(Some(n)) = added {
+                // SAFETY: `raw` is this call's environment.
+                return Ok(term(env, unsafe { rustler::sys::enif_make_int64(raw, n) }));
+            }
+        }
+    }
     let (ops, many) = if ops.is_list() {
         let list: Vec<Term<'a>> = ops.decode()?;
         (list.into_iter().map(|o| parse_op(t, o)).collect::<Option<Vec<_>>>(), true)
@@ -159,10 +179,11 @@ fn update_counter_impl<'a>(
                 (None, Some(Some(d))) => d,
                 _ => return Compute::Keep(None),
             };
-            match apply_one(t.keypos, base.code(), op) {
-                Some((code, n)) => {
-                    Compute::Insert(Entry::One(Obj::from_parts(code, base.blobs().into())), Some(n))
-                }
+            match apply_one(t.keypos, &base.sealed_code(), op) {
+                Some((code, n)) => Compute::Insert(
+                    Entry::One(Obj::with_cells(code.bytes(), base.blobs().into(), t.keypos)),
+                    Some(n),
+                ),
                 None => Compute::Keep(None),
             }
         });
@@ -174,9 +195,9 @@ fn update_counter_impl<'a>(
             (None, Some(Some(d))) => d,
             _ => return Compute::Keep(None),
         };
-        match apply(t.keypos, base.code(), &ops) {
+        match apply(t.keypos, &base.sealed_code(), &ops) {
             Some((code, res)) => {
-                Compute::Insert(Entry::One(Obj::from_parts(code.into(), base.blobs().into())), Some(res))
+                Compute::Insert(Entry::One(Obj::with_cells(&code, base.blobs().into(), t.keypos)), Some(res))
             }
             None => Compute::Keep(None),
         }
@@ -236,6 +257,7 @@ fn update_element<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>, elems: Term<'a
         let Some(Entry::One(o)) = old else { return Compute::Keep(Ok(false)) };
         let Some(updates) = &updates else { return Compute::Keep(Err(())) };
         let arity = o.arity();
+        o.seal();
         if updates.iter().any(|&(p, _)| p > arity || p == t.keypos) {
             return Compute::Keep(Err(()));
         }

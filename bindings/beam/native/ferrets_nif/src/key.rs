@@ -1,4 +1,6 @@
 //! Stored keys: the [`crate::codec`] bytes of the key term, inline when short.
+//! Small objects use the same container, so that a lookup of a small object
+//! touches no memory beyond the table entry.
 
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
@@ -31,7 +33,16 @@ impl Key {
         }
     }
 
+    /// The bytes, mutable (same length).
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            Key::Inline(len, buf) => &mut buf[..*len as usize],
+            Key::Heap(b) => b,
+        }
+    }
+
     /// The encoded key.
+    #[inline]
     pub fn bytes(&self) -> &[u8] {
         match self {
             Key::Inline(len, buf) => &buf[..*len as usize],

@@ -11,6 +11,7 @@
 
 mod atoms;
 mod blob;
+mod cells;
 mod codec;
 mod counters;
 mod info;

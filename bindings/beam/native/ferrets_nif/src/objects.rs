@@ -8,36 +8,97 @@ use ferrets_core::HeapSize;
 use rustler::sys::{enif_get_tuple, ErlNifEnv, ErlNifTerm};
 
 use crate::blob::Blob;
+use crate::cells::Cells;
 use crate::codec;
 use crate::key::Key;
 
-/// One stored tuple: its [`codec`] bytes and the big binaries it shares.
-#[derive(Clone)]
+/// One stored tuple: its [`codec`] bytes, the big binaries it shares, and
+/// (once `update_counter` touched it) its integer elements as [`Cells`].
 pub struct Obj {
-    code: Box<[u8]>,
+    code: Key,
     blobs: Box<[Blob]>,
+    cells: Option<Box<Cells>>,
+}
+
+impl Clone for Obj {
+    fn clone(&self) -> Self {
+        Obj {
+            code: self.code.clone(),
+            blobs: self.blobs.clone(),
+            cells: self.cells.as_ref().map(|c| c.snapshot()),
+        }
+    }
 }
 
 impl Obj {
     /// Builds the stored tuple as a term in `env`.
     pub fn to_term(&self, env: *mut ErlNifEnv) -> ErlNifTerm {
-        codec::decode(env, &self.code, &self.blobs).0
+        let Some(cells) = &self.cells else { return codec::decode(env, self.code.bytes(), &self.blobs).0 };
+        let code = self.code.bytes();
+        let n = codec::tuple_arity(code);
+        let mut elems = Vec::with_capacity(n);
+        let mut at = 5;
+        for pos in 1..=n {
+            let len = codec::skip(&code[at..]);
+            elems.push(match cells.get(pos) {
+                // SAFETY: `env` is a live environment.
+                Some(v) => unsafe { rustler::sys::enif_make_int64(env, v) },
+                None => codec::decode(env, &code[at..at + len], &self.blobs).0,
+            });
+            at += len;
+        }
+        // SAFETY: `elems` holds `n` terms of `env`.
+        unsafe { rustler::sys::enif_make_tuple_from_array(env, elems.as_ptr(), n as u32) }
     }
 
     /// The term at 1-based position `pos` of the tuple, built in `env`.
     pub fn element(&self, env: *mut ErlNifEnv, pos: usize) -> Option<ErlNifTerm> {
-        let range = codec::tuple_element(&self.code, pos)?;
-        Some(codec::decode(env, &self.code[range], &self.blobs[..]).0)
+        let code = self.code.bytes();
+        let range = codec::tuple_element(code, pos)?;
+        if let Some(v) = self.cells.as_ref().and_then(|c| c.get(pos)) {
+            // SAFETY: `env` is a live environment.
+            return Some(unsafe { rustler::sys::enif_make_int64(env, v) });
+        }
+        Some(codec::decode(env, &code[range], &self.blobs[..]).0)
+    }
+
+    /// Adds `incr` in place at `pos` (see [`Cells`]); `None` when the
+    /// general path must do it.
+    #[inline]
+    pub fn try_add(&self, pos: usize, incr: i64) -> Option<i64> {
+        self.cells.as_ref()?.try_add(pos, incr)
+    }
+
+    /// The object's bytes with its final values, for a writer about to
+    /// replace it based on them: seals its cells first.
+    pub fn sealed_code(&self) -> std::borrow::Cow<'_, [u8]> {
+        match &self.cells {
+            None => std::borrow::Cow::Borrowed(self.code.bytes()),
+            Some(c) => {
+                c.seal();
+                let mut code = self.code.bytes().to_vec();
+                c.write_into(&mut code);
+                std::borrow::Cow::Owned(code)
+            }
+        }
+    }
+
+    /// Seals the object's counters (see [`Cells`]): call before replacing
+    /// the object based on what [`Obj::element`] reads.
+    pub fn seal(&self) {
+        if let Some(c) = &self.cells {
+            c.seal();
+        }
+    }
+
+    /// An object whose integer elements (but the key) are in-place counters.
+    pub fn with_cells(code: &[u8], blobs: Box<[Blob]>, keypos: usize) -> Self {
+        Obj { code: Key::new(code), blobs, cells: Cells::for_code(code, keypos) }
     }
 
     /// The tuple's arity.
     pub fn arity(&self) -> usize {
-        codec::tuple_arity(&self.code)
-    }
-
-    /// The encoded tuple (blob references index [`Obj::blobs`]).
-    pub fn code(&self) -> &[u8] {
-        &self.code
+        codec::tuple_arity(self.code.bytes())
     }
 
     /// The shared binaries the encoding refers to.
@@ -45,14 +106,10 @@ impl Obj {
         &self.blobs
     }
 
-    /// An object from its parts.
-    pub fn from_parts(code: Box<[u8]>, blobs: Box<[Blob]>) -> Self {
-        Self { code, blobs }
-    }
-
-    /// Whether the two objects are the same term (`=:=`).
+    /// Whether the two objects are the same term (`=:=`). Seals `self`'s
+    /// counters (the caller is about to replace it based on the answer).
     pub fn same(&self, other: &Obj) -> bool {
-        self.code == other.code
+        *self.sealed_code() == *other.sealed_code()
             && self.blobs.len() == other.blobs.len()
             && self.blobs.iter().zip(other.blobs.iter()).all(|(a, b)| a.bytes() == b.bytes())
     }
@@ -60,7 +117,9 @@ impl Obj {
 
 impl HeapSize for Obj {
     fn heap_size(&self) -> usize {
-        self.code.len() + self.blobs.iter().map(|b| size_of::<Blob>() + b.bytes().len()).sum::<usize>()
+        self.code.heap_size()
+            + self.cells.as_ref().map_or(0, |c| c.heap_size())
+            + self.blobs.iter().map(|b| size_of::<Blob>() + b.bytes().len()).sum::<usize>()
     }
 }
 
@@ -158,7 +217,7 @@ pub fn encode_object(env: *mut ErlNifEnv, term: ErlNifTerm, keypos: usize) -> Re
             }
         }
         let key = if key_blobs { key_of(env, elems[keypos - 1])? } else { Key::new(&buf[key_range]) };
-        let obj = Obj { code: buf[..].into(), blobs: blobs.into_boxed_slice() };
+        let obj = Obj { code: Key::new(buf), blobs: blobs.into_boxed_slice(), cells: None };
         Ok((key, obj))
     })
 }
@@ -168,6 +227,6 @@ pub fn encode_term(env: *mut ErlNifEnv, term: ErlNifTerm) -> Result<Obj, ()> {
     with_scratch(|buf| {
         let mut blobs = Vec::new();
         codec::encode(env, term, buf, &mut Some(&mut blobs))?;
-        Ok(Obj { code: buf[..].into(), blobs: blobs.into_boxed_slice() })
+        Ok(Obj { code: Key::new(buf), blobs: blobs.into_boxed_slice(), cells: None })
     })
 }

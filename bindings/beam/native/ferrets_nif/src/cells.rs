@@ -1,0 +1,107 @@
+//! In-place counters: the integer elements of an object that
+//! `update_counter` has touched live in atomics, so the common
+//! `update_counter(Tab, Key, Incr | {Pos, Incr})` is a lock-free read of the
+//! entry plus an atomic add, with no allocation and no entry swap.
+//!
+//! Protocol. An adder registers in `state` (one read-modify-write that also
+//! sees the seal bit), updates its cell with a compare-and-swap, and leaves.
+//! Any writer that replaces the object *based on its values* (the general
+//! `update_counter`, `update_element`, `delete_object`) first seals it and
+//! waits for registered adders to leave, then reads the values; adders that
+//! find the seal fall back to that general path. Writers that replace or
+//! remove the object regardless of its values (`insert`, `delete`, `take`)
+//! need no seal: an add that lands on the replaced object is ordered before
+//! the replacement. A seal is never lifted: the general path stores a fresh,
+//! unsealed object.
+
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+
+use crate::codec;
+
+const SEALED: u32 = 1 << 31;
+
+/// The atomic integer elements of one object.
+pub struct Cells {
+    state: AtomicU32,
+    /// `(1-based tuple position, value)`, by position.
+    slots: Box<[(u32, AtomicI64)]>,
+}
+
+impl Cells {
+    /// Cells for every `INT` element of the encoded tuple `code` except the key.
+    pub fn for_code(code: &[u8], keypos: usize) -> Option<Box<Cells>> {
+        let arity = codec::tuple_arity(code);
+        let mut slots = Vec::new();
+        let mut at = 5;
+        for pos in 1..=arity {
+            let len = codec::skip(&code[at..]);
+            if pos != keypos && code[at] == codec::INT {
+                let v = i64::from_le_bytes(code[at + 1..at + 9].try_into().ok()?);
+                slots.push((pos as u32, AtomicI64::new(v)));
+            }
+            at += len;
+        }
+        (!slots.is_empty())
+            .then(|| Box::new(Cells { state: AtomicU32::new(0), slots: slots.into_boxed_slice() }))
+    }
+
+    /// The current value at `pos`, if it is a cell.
+    #[inline]
+    pub fn get(&self, pos: usize) -> Option<i64> {
+        self.slot(pos).map(|c| c.load(Ordering::Acquire))
+    }
+
+    fn slot(&self, pos: usize) -> Option<&AtomicI64> {
+        self.slots.iter().find(|(p, _)| *p as usize == pos).map(|(_, c)| c)
+    }
+
+    /// Adds `incr` at `pos` unless sealed, absent, or overflowing `i64`;
+    /// the new value.
+    #[inline]
+    pub fn try_add(&self, pos: usize, incr: i64) -> Option<i64> {
+        let slot = self.slot(pos)?;
+        if self.state.fetch_add(1, Ordering::AcqRel) & SEALED != 0 {
+            self.state.fetch_sub(1, Ordering::Release);
+            return None;
+        }
+        let mut cur = slot.load(Ordering::Acquire);
+        let result = loop {
+            let Some(new) = cur.checked_add(incr) else { break None };
+            match slot.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break Some(new),
+                Err(now) => cur = now,
+            }
+        };
+        self.state.fetch_sub(1, Ordering::Release);
+        result
+    }
+
+    /// Stops in-place adds and waits for those under way; the values are
+    /// final afterwards.
+    pub fn seal(&self) {
+        self.state.fetch_or(SEALED, Ordering::AcqRel);
+        while self.state.load(Ordering::Acquire) & !SEALED != 0 {
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Writes the current values into `code` (a copy of the object's bytes).
+    pub fn write_into(&self, code: &mut [u8]) {
+        for (pos, cell) in self.slots.iter() {
+            if let Some(r) = codec::tuple_element(code, *pos as usize) {
+                code[r.start + 1..r.end].copy_from_slice(&cell.load(Ordering::Acquire).to_le_bytes());
+            }
+        }
+    }
+
+    /// Unsealed cells holding the current values.
+    pub fn snapshot(&self) -> Box<Cells> {
+        let slots = self.slots.iter().map(|(p, c)| (*p, AtomicI64::new(c.load(Ordering::Acquire)))).collect();
+        Box::new(Cells { state: AtomicU32::new(0), slots })
+    }
+
+    /// Heap bytes.
+    pub fn heap_size(&self) -> usize {
+        size_of::<Cells>() + self.slots.len() * size_of::<(u32, AtomicI64)>()
+    }
+}

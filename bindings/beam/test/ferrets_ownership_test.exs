@@ -1,0 +1,191 @@
+defmodule FerretsOwnershipTest do
+  @moduledoc "Owner death, heirs, give_away, protection and concurrency, checked against :ets where it applies."
+  use ExUnit.Case, async: true
+
+  # Runs `fun` in a new process and returns its result; the process then
+  # waits for `:die` (or exits at once with `linger: false`).
+  defp in_process(fun, linger \\ true) do
+    parent = self()
+
+    pid =
+      spawn(fn ->
+        send(parent, {:result, self(), fun.()})
+        if linger, do: receive(do: (:die -> :ok))
+      end)
+
+    receive do
+      {:result, ^pid, r} -> {pid, r}
+    end
+  end
+
+  defp kill_and_wait(pid) do
+    ref = Process.monitor(pid)
+    send(pid, :die)
+    assert_receive {:DOWN, ^ref, _, _, _}
+  end
+
+  for mod <- [:ets, :ferrets] do
+    test "#{mod}: a table dies with its owner" do
+      mod = unquote(mod)
+      {pid, t} = in_process(fn -> mod.new(:owned, [:public]) end)
+      assert mod.insert(t, {:k, 1})
+      assert mod.info(t, :owner) == pid
+      kill_and_wait(pid)
+      assert mod.info(t, :size) == :undefined
+      assert_raise ArgumentError, fn -> mod.lookup(t, :k) end
+    end
+
+    test "#{mod}: the heir inherits the table and is told" do
+      mod = unquote(mod)
+      me = self()
+      {pid, t} = in_process(fn -> mod.new(:inherit, [:public, {:heir, me, :my_data}]) end)
+      mod.insert(t, {:k, 1})
+      assert mod.info(t, :heir) == me
+      kill_and_wait(pid)
+      assert_receive {:"ETS-TRANSFER", ^t, ^pid, :my_data}
+      assert mod.info(t, :owner) == me
+      assert mod.lookup(t, :k) == [{:k, 1}]
+      mod.delete(t)
+    end
+
+    test "#{mod}: a dead heir does not inherit" do
+      mod = unquote(mod)
+      {heir, _} = in_process(fn -> :ok end, false)
+      {pid, t} = in_process(fn -> mod.new(:noheir, [:public, {:heir, heir, :x}]) end)
+      kill_and_wait(pid)
+      assert mod.info(t, :size) == :undefined
+    end
+
+    test "#{mod}: give_away moves ownership, setopts changes the heir" do
+      mod = unquote(mod)
+      t = mod.new(:gift, [:protected])
+      {other, _} = in_process(fn -> :ok end)
+      assert mod.setopts(t, {:heir, other, :h})
+      assert mod.info(t, :heir) == other
+      assert mod.setopts(t, [{:heir, :none}])
+      assert mod.info(t, :heir) == :none
+      assert_raise ArgumentError, fn -> mod.give_away(t, self(), :g) end
+      assert mod.give_away(t, other, :g)
+      assert mod.info(t, :owner) == other
+      # Now we are not the owner: writes to a protected table fail, reads work.
+      assert_raise ArgumentError, fn -> mod.insert(t, {:a, 1}) end
+      assert_raise ArgumentError, fn -> mod.give_away(t, self(), :g) end
+      assert_raise ArgumentError, fn -> mod.setopts(t, {:heir, :none}) end
+      assert mod.lookup(t, :a) == []
+      kill_and_wait(other)
+      assert mod.info(t, :size) == :undefined
+    end
+
+    test "#{mod}: protection is enforced for other processes" do
+      mod = unquote(mod)
+      prot = mod.new(:prot, [:protected])
+      priv = mod.new(:priv, [:private])
+      pub = mod.new(:pub, [:public])
+      for t <- [prot, priv, pub], do: mod.insert(t, {:k, 1})
+
+      {_, r} =
+        in_process(
+          fn ->
+            try_ = fn f ->
+              try do
+                {:ok, f.()}
+              rescue
+                ArgumentError -> :badarg
+              end
+            end
+
+            for t <- [prot, priv, pub] do
+              {try_.(fn -> mod.lookup(t, :k) end), try_.(fn -> mod.insert(t, {:k, 2}) end),
+               try_.(fn -> mod.update_counter(t, :k, 1) end), try_.(fn -> mod.delete(t, :k) end),
+               try_.(fn -> mod.info(t, :size) end)}
+            end
+          end,
+          false
+        )
+
+      assert r == [
+               {{:ok, [{:k, 1}]}, :badarg, :badarg, :badarg, {:ok, 1}},
+               {:badarg, :badarg, :badarg, :badarg, {:ok, 1}},
+               {{:ok, [{:k, 1}]}, {:ok, true}, {:ok, 3}, {:ok, true}, {:ok, 0}}
+             ]
+    end
+  end
+
+  test "named tables: whereis, rename, all, and the ETS-TRANSFER names the table" do
+    name = :"ferrets_named_#{System.unique_integer([:positive])}"
+    new_name = :"#{name}_renamed"
+    assert :ferrets.new(name, [:named_table, :public]) == name
+    ref = :ferrets.whereis(name)
+    assert is_reference(ref)
+    assert :ferrets.info(name, :id) == ref
+    assert :ferrets.lookup(ref, :k) == []
+    assert name in :ferrets.all()
+    assert :ferrets.rename(name, new_name) == new_name
+    assert :ferrets.whereis(name) == :undefined
+    assert_raise ArgumentError, fn -> :ferrets.insert(name, {:k, 1}) end
+    assert :ferrets.insert(new_name, {:k, 1})
+    assert :ferrets.info(new_name, :name) == new_name
+    {other, _} = in_process(fn -> :ok end)
+    parent = self()
+    spawn(fn -> :ok end)
+    assert :ferrets.give_away(new_name, other, :gift)
+    send(other, :die)
+    _ = parent
+    assert :ferrets.info(new_name, :owner) == other
+  end
+
+  test "ordered_set is refused with a clear cause" do
+    err = assert_raise ArgumentError, fn -> :ferrets.new(:os, [:ordered_set]) end
+    assert Exception.message(err) =~ "ordered_set"
+  end
+
+  test "many processes hammering one key lose no update" do
+    t = :ferrets.new(:hammer, [:public, {:write_concurrency, true}])
+    :ferrets.insert(t, {:hot, 0, []})
+
+    tasks =
+      for i <- 1..16 do
+        Task.async(fn ->
+          for j <- 1..2_000 do
+            :ferrets.update_counter(t, :hot, {2, 1})
+            if rem(j, 100) == 0, do: :ferrets.insert(t, {{:p, i}, j})
+            [{:hot, _, _}] = :ferrets.lookup(t, :hot)
+          end
+        end)
+      end
+
+    Enum.each(tasks, &Task.await(&1, 30_000))
+    assert [{:hot, 32_000, []}] = :ferrets.lookup(t, :hot)
+    assert :ferrets.info(t, :size) == 17
+  end
+
+  test "big tab2list, foldl and delete_all_objects run dirty: schedulers stay responsive" do
+    t = :ferrets.new(:big, [:public])
+    n = 300_000
+    for chunk <- Enum.chunk_every(1..n, 10_000), do: :ferrets.insert(t, Enum.map(chunk, &{&1, &1}))
+    assert :ferrets.info(t, :size) == n
+
+    # A ticker measures the longest gap between its wake-ups while the big
+    # calls run; a blocked normal scheduler would show up as a long gap.
+    parent = self()
+    ticker = spawn(fn -> tick(parent, System.monotonic_time(:millisecond), 0) end)
+    assert length(:ferrets.tab2list(t)) == n
+    assert :ferrets.foldl(fn {_, v}, acc -> acc + v end, 0, t) == div(n * (n + 1), 2)
+    assert :ferrets.first(t) != :"$end_of_table"
+    assert :ferrets.delete_all_objects(t)
+    send(ticker, :stop)
+    assert_receive {:max_gap, gap}, 5_000
+    assert :ferrets.info(t, :size) == 0
+    assert gap < 200, "a scheduler was blocked for #{gap} ms"
+  end
+
+  defp tick(parent, last, max_gap) do
+    receive do
+      :stop -> send(parent, {:max_gap, max_gap})
+    after
+      1 ->
+        now = System.monotonic_time(:millisecond)
+        tick(parent, now, max(max_gap, now - last))
+    end
+  end
+end
