@@ -32,6 +32,22 @@
 #include <stdint.h>
 
 /**
+ * Pass as a wait timeout to wait without a limit.
+ */
+#define FERRETS_WAIT_FOREVER UINT64_MAX
+
+/**
+ * `ferrets_pool_shutdown` mode: run what is queued, up to a deadline.
+ */
+#define FERRETS_SHUTDOWN_DRAIN 0
+
+/**
+ * `ferrets_pool_shutdown` mode: complete what is queued as cancelled and
+ * ask running jobs to stop.
+ */
+#define FERRETS_SHUTDOWN_ABORT 1
+
+/**
  * Major version of the library this header belongs to.
  */
 #define FERRETS_VERSION_MAJOR 0
@@ -83,13 +99,320 @@ typedef enum {
    * An internal error was caught before it could cross into C (a bug: please report it).
    */
   FERRETS_ERR_PANIC = 7,
+  /**
+   * The pool's queue is full: the job was not accepted (retry later or shed load).
+   */
+  FERRETS_ERR_OVERLOADED = 9,
+  /**
+   * The pool is shutting down: the job was not accepted.
+   */
+  FERRETS_ERR_SHUTTING_DOWN = 10,
+  /**
+   * A wait ended before the job did (or, for a try, the job has not ended yet).
+   */
+  FERRETS_ERR_TIMEOUT = 11,
+  /**
+   * A blocking submit from a pool worker thread, which could deadlock the pool.
+   */
+  FERRETS_ERR_WOULD_DEADLOCK = 12,
 } ferrets_status_t;
+
+/**
+ * How a job ended.
+ */
+typedef enum {
+  /**
+   * The job returned 0.
+   */
+  FERRETS_OUTCOME_OK = 0,
+  /**
+   * The job returned a non-zero status (in `code`).
+   */
+  FERRETS_OUTCOME_ERROR = 1,
+  /**
+   * The job panicked (cannot happen for a C function; kept for completeness).
+   */
+  FERRETS_OUTCOME_PANICKED = 2,
+  /**
+   * Cancelled before it started, or it returned non-zero after its token
+   * reported cancellation, or the pool was aborted.
+   */
+  FERRETS_OUTCOME_CANCELLED = 3,
+  /**
+   * Its deadline passed in the queue (never ran) or it returned non-zero
+   * after its token reported the deadline.
+   */
+  FERRETS_OUTCOME_TIMED_OUT = 4,
+  /**
+   * Still queued when a draining shutdown reached its deadline; never ran.
+   */
+  FERRETS_OUTCOME_SHUTDOWN = 5,
+} ferrets_outcome_t;
+
+/**
+ * What `ferrets_job_cancel` achieved.
+ */
+typedef enum {
+  /**
+   * It had not started: it never will, and ends as cancelled.
+   */
+  FERRETS_CANCEL_NOT_STARTED = 0,
+  /**
+   * It is running: its token now reports cancellation (cooperative).
+   */
+  FERRETS_CANCEL_RUNNING = 1,
+  /**
+   * It had already ended (or was already cancelled).
+   */
+  FERRETS_CANCEL_ALREADY_FINISHED = 2,
+} ferrets_cancel_result_t;
+
+/**
+ * An opaque handle to a submitted job. Release with `ferrets_job_free`.
+ * `ferrets_job_cancel` and `ferrets_job_id` may be called from any thread;
+ * `ferrets_job_try_get` and `ferrets_job_wait` serialise on the handle.
+ */
+typedef struct ferrets_job_t ferrets_job_t;
+
+/**
+ * An opaque bounded pool of worker threads. Create with `ferrets_pool_new`,
+ * release with `ferrets_pool_free`. A `const ferrets_pool_t *` may be used
+ * from any number of threads at once.
+ */
+typedef struct ferrets_pool_t ferrets_pool_t;
 
 /**
  * An opaque concurrent table of byte-string keys and values.
  * Create with `ferrets_table_new`, release with `ferrets_table_free`.
  */
 typedef struct ferrets_table_t ferrets_table_t;
+
+/**
+ * The cancel token a running job polls. Valid only during the job call;
+ * never store it.
+ */
+typedef struct ferrets_token_t ferrets_token_t;
+
+/**
+ * Settings for `ferrets_pool_new`. Zero-initialise for the defaults.
+ */
+typedef struct {
+  /**
+   * Worker threads; 0 = one per available core.
+   */
+  size_t workers;
+  /**
+   * Queue capacity; 0 = 1024. A submit that finds it full fails with
+   * `FERRETS_ERR_OVERLOADED`.
+   */
+  size_t queue;
+  /**
+   * NUL-terminated UTF-8 name (threads are named `name-N`), borrowed for
+   * the call; NULL = "ferrets-pool".
+   */
+  const char *name;
+} ferrets_pool_options_t;
+
+/**
+ * A job body. Runs on a worker thread with the `arg` given at submit and a
+ * token valid for this call only (poll it with `ferrets_token_is_cancelled`).
+ * Returns 0 on success, any other value on failure; it may store a result
+ * pointer in `*out_value` (initially NULL) whatever it returns. The library
+ * never dereferences that pointer: it passes it to whoever receives the
+ * outcome, or to the job's `free_value` if nobody does.
+ */
+typedef int32_t (*ferrets_job_fn)(void *arg, const ferrets_token_t *token, void **out_value);
+
+/**
+ * The outcome of a job.
+ */
+typedef struct {
+  /**
+   * How the job ended.
+   */
+  ferrets_outcome_t outcome;
+  /**
+   * What the job function returned (0 if it never ran).
+   */
+  int32_t code;
+  /**
+   * The pointer the job stored in `*out_value` (NULL if none or it never
+   * ran). Owned by the receiver from now on.
+   */
+  void *value;
+  /**
+   * The job's id.
+   */
+  uint64_t job_id;
+} ferrets_job_result_t;
+
+/**
+ * A completion callback: called exactly once per accepted job, on a worker
+ * thread, with the job's `arg` and its result (valid during the call only;
+ * the callback owns `result->value`). It must be fast (it occupies the
+ * worker) and must not call `ferrets_pool_submit_blocking` on the same pool
+ * (that fails with `FERRETS_ERR_WOULD_DEADLOCK`); `ferrets_pool_submit` is fine.
+ */
+typedef void (*ferrets_job_done_fn)(void *arg, const ferrets_job_result_t *result);
+
+/**
+ * Frees a job's result pointer that nobody received (handle freed first, or
+ * fire-and-forget). May run on any thread.
+ */
+typedef void (*ferrets_value_free_fn)(void *value);
+
+/**
+ * What to run and how to report it (`ferrets_pool_submit`).
+ */
+typedef struct {
+  /**
+   * The job body (required).
+   */
+  ferrets_job_fn run;
+  /**
+   * Passed to `run` and `on_done`; owned by the caller, who keeps it valid
+   * until the job has ended (its callback ran, or its result was received).
+   * It may be used from another thread.
+   */
+  void *arg;
+  /**
+   * Deadline, relative to the submit, in milliseconds; 0 = none. A job
+   * still queued at its deadline ends as `FERRETS_OUTCOME_TIMED_OUT`
+   * without running; a running one sees it through its token.
+   */
+  uint64_t timeout_ms;
+  /**
+   * Optional completion callback. When set, the outcome goes there and a
+   * job handle (if requested) can only cancel.
+   */
+  ferrets_job_done_fn on_done;
+  /**
+   * Optional destructor for a result pointer nobody received.
+   */
+  ferrets_value_free_fn free_value;
+} ferrets_job_spec_t;
+
+/**
+ * A snapshot of a pool's counters (`ferrets_pool_metrics`). Latencies are
+ * in nanoseconds, each percentile within 12.5 %.
+ */
+typedef struct {
+  /**
+   * Worker threads.
+   */
+  uint64_t workers;
+  /**
+   * Queue capacity.
+   */
+  uint64_t queue_capacity;
+  /**
+   * Jobs waiting in the queue now.
+   */
+  uint64_t queue_depth;
+  /**
+   * Jobs running now.
+   */
+  uint64_t in_flight;
+  /**
+   * Jobs accepted.
+   */
+  uint64_t submitted;
+  /**
+   * Submits refused (overloaded, shutting down, would deadlock).
+   */
+  uint64_t rejected;
+  /**
+   * Jobs that returned 0.
+   */
+  uint64_t completed;
+  /**
+   * Jobs that returned non-zero.
+   */
+  uint64_t failed;
+  /**
+   * Jobs that panicked.
+   */
+  uint64_t panicked;
+  /**
+   * Jobs that ended cancelled.
+   */
+  uint64_t cancelled;
+  /**
+   * Jobs that ended timed out.
+   */
+  uint64_t timed_out;
+  /**
+   * Jobs that ended as shut down (never ran).
+   */
+  uint64_t shutdown;
+  /**
+   * Results dropped because their handle was freed first.
+   */
+  uint64_t dropped;
+  /**
+   * Median time from submit to start.
+   */
+  uint64_t queue_wait_p50_ns;
+  /**
+   * 99th percentile time from submit to start.
+   */
+  uint64_t queue_wait_p99_ns;
+  /**
+   * Longest time from submit to start.
+   */
+  uint64_t queue_wait_max_ns;
+  /**
+   * Median run time.
+   */
+  uint64_t run_time_p50_ns;
+  /**
+   * 99th percentile run time.
+   */
+  uint64_t run_time_p99_ns;
+  /**
+   * Longest run time.
+   */
+  uint64_t run_time_max_ns;
+} ferrets_pool_metrics_t;
+
+/**
+ * What `ferrets_pool_shutdown` did.
+ */
+typedef struct {
+  /**
+   * The pool had already been shut down; nothing else was done.
+   */
+  bool already_shut_down;
+  /**
+   * Jobs that ran to an end during shutdown.
+   */
+  uint64_t ran;
+  /**
+   * Jobs that ended cancelled during shutdown.
+   */
+  uint64_t cancelled;
+  /**
+   * Jobs that ended timed out during shutdown.
+   */
+  uint64_t timed_out;
+  /**
+   * Queued jobs that never ran because the drain deadline passed.
+   */
+  uint64_t shut_down;
+  /**
+   * Worker threads joined.
+   */
+  uint64_t joined;
+  /**
+   * Workers still busy in a job when shutdown returned (detached; each
+   * exits when its job returns, and that job's outcome is still delivered).
+   */
+  uint64_t stragglers;
+  /**
+   * How long shutdown took, in nanoseconds.
+   */
+  uint64_t elapsed_ns;
+} ferrets_shutdown_report_t;
 
 #ifdef __cplusplus
 extern "C" {
@@ -113,6 +436,125 @@ void ferrets_bytes_free(uint8_t *ptr, size_t len);
  * by the caller; it may be NULL only when `buf_len` is 0.
  */
 size_t ferrets_last_error_message(char *buf, size_t buf_len);
+
+/**
+ * Returns the default pool options (all zero: cores, 1024, "ferrets-pool").
+ */
+ferrets_pool_options_t ferrets_pool_options_default(void);
+
+/**
+ * Starts a pool and stores its handle in `*out_pool`. `options` may be NULL
+ * for the defaults. The caller owns the handle and releases it with
+ * `ferrets_pool_free`. Fails with `FERRETS_ERR_INVALID_ARGUMENT` for out-of-range
+ * sizes or a name that is not UTF-8.
+ */
+ferrets_status_t ferrets_pool_new(const ferrets_pool_options_t *options, ferrets_pool_t **out_pool);
+
+/**
+ * Frees a pool. NULL is a no-op. If it was not shut down, this aborts it
+ * first (see `ferrets_pool_shutdown` with `FERRETS_SHUTDOWN_ABORT`): queued
+ * jobs end cancelled, running ones are asked to stop. Job handles stay valid.
+ * No other call on this pool may be running or start afterwards.
+ */
+void ferrets_pool_free(ferrets_pool_t *pool);
+
+/**
+ * Submits a job; never blocks. Fails at once with `FERRETS_ERR_OVERLOADED`
+ * when the queue is full, `FERRETS_ERR_SHUTTING_DOWN` after shutdown started;
+ * then nothing was called and `spec->arg` is still the caller's alone.
+ *
+ * `out_job` may be NULL: the outcome then goes only to `spec->on_done` (or
+ * nowhere: fire and forget, the result pointer going to `spec->free_value`).
+ * Otherwise `*out_job` receives a handle the caller releases with
+ * `ferrets_job_free`.
+ */
+ferrets_status_t ferrets_pool_submit(const ferrets_pool_t *pool,
+                                     const ferrets_job_spec_t *spec,
+                                     ferrets_job_t **out_job);
+
+/**
+ * Like `ferrets_pool_submit`, but waits up to `wait_ms` milliseconds
+ * (`FERRETS_WAIT_FOREVER`: no limit) for queue room before failing with
+ * `FERRETS_ERR_OVERLOADED`. From a pool worker thread (a job or a completion
+ * callback) it fails at once with `FERRETS_ERR_WOULD_DEADLOCK`.
+ */
+ferrets_status_t ferrets_pool_submit_blocking(const ferrets_pool_t *pool,
+                                              const ferrets_job_spec_t *spec,
+                                              uint64_t wait_ms,
+                                              ferrets_job_t **out_job);
+
+/**
+ * Stores the job's result in `*out_result` if it has ended; the caller then
+ * owns `out_result->value`. Fails with `FERRETS_ERR_TIMEOUT` if it has not
+ * ended yet, and with `FERRETS_ERR_INVALID_ARGUMENT` if the result was
+ * already taken or goes to a completion callback.
+ */
+ferrets_status_t ferrets_job_try_get(ferrets_job_t *job, ferrets_job_result_t *out_result);
+
+/**
+ * Like `ferrets_job_try_get`, but waits up to `timeout_ms` milliseconds
+ * (`FERRETS_WAIT_FOREVER`: no limit) for the job to end.
+ */
+ferrets_status_t ferrets_job_wait(ferrets_job_t *job,
+                                  uint64_t timeout_ms,
+                                  ferrets_job_result_t *out_result);
+
+/**
+ * Cancels the job: for sure if it has not started (it ends cancelled and
+ * never runs), cooperatively if it is running (its token reports
+ * cancellation). Stores what happened in `*out_result` (may be NULL).
+ * Safe from any thread, concurrently with other calls on the handle.
+ */
+ferrets_status_t ferrets_job_cancel(const ferrets_job_t *job, ferrets_cancel_result_t *out_result);
+
+/**
+ * The job's id (unique within its pool); 0 for NULL.
+ */
+uint64_t ferrets_job_id(const ferrets_job_t *job);
+
+/**
+ * Releases a job handle. NULL is a no-op. Does not cancel the job; a result
+ * not taken yet (now or when the job ends) is passed to the job's
+ * `free_value`, if any.
+ */
+void ferrets_job_free(ferrets_job_t *job);
+
+/**
+ * True once the running job should stop: it was cancelled, the pool is
+ * aborting, or its deadline passed. `token` is the one passed to the job
+ * function (NULL gives false).
+ */
+bool ferrets_token_is_cancelled(const ferrets_token_t *token);
+
+/**
+ * Milliseconds left before the running job's deadline (0 once it passed;
+ * `FERRETS_WAIT_FOREVER` without a deadline or for NULL).
+ */
+uint64_t ferrets_token_remaining_ms(const ferrets_token_t *token);
+
+/**
+ * Stores a snapshot of the pool's counters in `*out_metrics`.
+ */
+ferrets_status_t ferrets_pool_metrics(const ferrets_pool_t *pool,
+                                      ferrets_pool_metrics_t *out_metrics);
+
+/**
+ * Shuts the pool down and joins its workers; new submits fail with
+ * `FERRETS_ERR_SHUTTING_DOWN` from the start.
+ *
+ * `mode` is `FERRETS_SHUTDOWN_DRAIN` (run what is queued; jobs still queued
+ * after `drain_timeout_ms` end as `FERRETS_OUTCOME_SHUTDOWN`, running ones
+ * are then asked to stop; `FERRETS_WAIT_FOREVER`: no limit) or
+ * `FERRETS_SHUTDOWN_ABORT` (queued jobs end cancelled, running ones are
+ * asked to stop; `drain_timeout_ms` is ignored). Waits up to 500 ms more for
+ * running jobs to return; workers still busy are reported as stragglers.
+ * Callbacks of jobs completed here may run on the calling thread when every
+ * worker is stuck. `out_report` may be NULL.
+ */
+ferrets_status_t ferrets_pool_shutdown(const ferrets_pool_t *pool,
+                                       uint32_t mode,
+                                       uint64_t drain_timeout_ms,
+                                       ferrets_shutdown_report_t *out_report);
 
 /**
  * Creates an empty table with default options and stores its handle in

@@ -11,12 +11,14 @@
 
 mod bytes;
 mod guard;
+mod pool;
 mod status;
 mod table;
 mod version;
 
 pub use bytes::ferrets_bytes_free;
 pub use guard::ferrets_last_error_message;
+pub use pool::*;
 pub use status::ferrets_status_t;
 pub use table::*;
 pub use version::*;

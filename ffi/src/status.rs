@@ -22,4 +22,12 @@ pub enum ferrets_status_t {
     FERRETS_ERR_BUFFER_TOO_SMALL = 6,
     /// An internal error was caught before it could cross into C (a bug: please report it).
     FERRETS_ERR_PANIC = 7,
+    /// The pool's queue is full: the job was not accepted (retry later or shed load).
+    FERRETS_ERR_OVERLOADED = 9,
+    /// The pool is shutting down: the job was not accepted.
+    FERRETS_ERR_SHUTTING_DOWN = 10,
+    /// A wait ended before the job did (or, for a try, the job has not ended yet).
+    FERRETS_ERR_TIMEOUT = 11,
+    /// A blocking submit from a pool worker thread, which could deadlock the pool.
+    FERRETS_ERR_WOULD_DEADLOCK = 12,
 }

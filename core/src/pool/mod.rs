@@ -254,7 +254,7 @@ impl Pool {
         T: Send + 'static,
         F: FnOnce(&CancelToken) -> Result<T, String> + Send + 'static,
     {
-        self.submit_inner(opts, job, None::<fn(Outcome<T>)>, None)
+        self.submit_inner(opts, job, None::<fn(u64) -> fn(Outcome<T>)>, None)
     }
 
     /// Submits a job whose outcome goes to `on_complete`, called exactly once
@@ -277,7 +277,7 @@ impl Pool {
         F: FnOnce(&CancelToken) -> Result<T, String> + Send + 'static,
         C: FnOnce(Outcome<T>) + Send + 'static,
     {
-        self.submit_inner(opts, job, Some(on_complete), None)
+        self.submit_inner(opts, job, Some(|_| on_complete), None)
     }
 
     /// Like [`submit`](Self::submit), but waits up to `timeout` for queue
@@ -294,7 +294,7 @@ impl Pool {
         T: Send + 'static,
         F: FnOnce(&CancelToken) -> Result<T, String> + Send + 'static,
     {
-        self.submit_inner(opts, job, None::<fn(Outcome<T>)>, Some(timeout))
+        self.submit_inner(opts, job, None::<fn(u64) -> fn(Outcome<T>)>, Some(timeout))
     }
 
     /// [`submit_with`](Self::submit_with) that waits up to `timeout` for
@@ -311,27 +311,47 @@ impl Pool {
         F: FnOnce(&CancelToken) -> Result<T, String> + Send + 'static,
         C: FnOnce(Outcome<T>) + Send + 'static,
     {
-        self.submit_inner(opts, job, Some(on_complete), Some(timeout))
+        self.submit_inner(opts, job, Some(|_| on_complete), Some(timeout))
     }
 
-    fn submit_inner<T, F, C>(
+    /// [`submit_with`](Self::submit_with) whose callback also gets the job's
+    /// id (a job may end before `submit` returns its handle), waiting up to
+    /// `wait` for queue room when it is `Some` (as
+    /// [`submit_blocking`](Self::submit_blocking) does).
+    pub fn submit_with_id<T, F, C>(
         &self,
         opts: SubmitOptions,
         job: F,
-        callback: Option<C>,
+        on_complete: C,
+        wait: Option<Duration>,
+    ) -> Result<JobHandle<T>, Rejected>
+    where
+        T: Send + 'static,
+        F: FnOnce(&CancelToken) -> Result<T, String> + Send + 'static,
+        C: FnOnce(u64, Outcome<T>) + Send + 'static,
+    {
+        self.submit_inner(opts, job, Some(|id| move |o| on_complete(id, o)), wait)
+    }
+
+    fn submit_inner<T, F, C, M>(
+        &self,
+        opts: SubmitOptions,
+        job: F,
+        callback: Option<M>,
         wait: Option<Duration>,
     ) -> Result<JobHandle<T>, Rejected>
     where
         T: Send + 'static,
         F: FnOnce(&CancelToken) -> Result<T, String> + Send + 'static,
         C: FnOnce(Outcome<T>) + Send + 'static,
+        M: FnOnce(u64) -> C,
     {
         let shared = &self.inner.shared;
         if wait.is_some() && worker::current_worker().is_some() {
             return Err(shared.reject(Rejected::WouldDeadlock));
         }
         let id = shared.next_job.fetch_add(1, Ordering::Relaxed);
-        let (work, handle) = make_job(id, opts.deadline, job, callback);
+        let (work, handle) = make_job(id, opts.deadline, job, callback.map(|m| m(id)));
         shared.enqueue(work, wait)?;
         Ok(handle)
     }
