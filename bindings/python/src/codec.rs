@@ -114,25 +114,42 @@ fn small_int(obj: &Bound<'_, PyAny>) -> Option<i64> {
     (overflow == 0).then_some(n)
 }
 
-/// Fast path for the most common keys: the encoding of a short exact `str`,
-/// a 64-bit `int` or `None` (for these the key and value encodings agree),
-/// built in place without a buffer. `None` means: take the general path.
+/// Stack bytes the key fast path ([`small_key_into`]) can fill.
+pub const SMALL: usize = 64;
+
+/// Fast path for the most common keys: writes the encoding of an exact `str`
+/// (short), a 64-bit `int` or `None` (for these the key and value encodings
+/// agree) into `out` and returns its length. `None` means: take the general
+/// path.
 #[inline(always)]
-pub fn small_key(obj: &Bound<'_, PyAny>) -> Option<Blob> {
+pub fn small_key_into(obj: &Bound<'_, PyAny>, out: &mut [u8; SMALL]) -> Option<usize> {
     if let Ok(s) = obj.cast_exact::<PyString>() {
-        let text = s.to_str().ok()?;
+        let text = s.to_str().ok()?.as_bytes();
         // A length below 128 is a one-byte varint.
-        if text.len() < 128 {
-            return Blob::inline(&[STR, text.len() as u8], text.as_bytes());
+        if text.len() > SMALL - 2 {
+            return None;
         }
-        None
+        out[0] = STR;
+        out[1] = text.len() as u8;
+        out[2..2 + text.len()].copy_from_slice(text);
+        Some(2 + text.len())
     } else if obj.is_exact_instance_of::<PyInt>() {
-        Blob::inline(&[INT], &small_int(obj)?.to_le_bytes())
+        out[0] = INT;
+        out[1..9].copy_from_slice(&small_int(obj)?.to_le_bytes());
+        Some(9)
     } else if obj.is_none() {
-        Blob::inline(&[NONE], &[])
+        out[0] = NONE;
+        Some(1)
     } else {
         None
     }
+}
+
+/// [`small_key_into`] as a [`Blob`].
+#[inline(always)]
+pub fn small_key(obj: &Bound<'_, PyAny>) -> Option<Blob> {
+    let mut buf = [0; SMALL];
+    small_key_into(obj, &mut buf).map(|n| Blob::new(&buf[..n]))
 }
 
 /// Fast path for the most common values, like [`small_key`] (plus `float`, `bool`).

@@ -11,8 +11,8 @@ use pyo3::IntoPyObjectExt;
 
 use crate::blob::{Blob, Buf};
 use crate::codec::{
-    as_int, decode, encode_key, encode_value, int_bytes, is_atom, small_key, small_value, tag_type_name,
-    BIGINT, INT,
+    as_int, decode, encode_key, encode_value, int_bytes, is_atom, small_key, small_key_into, small_value,
+    tag_type_name, BIGINT, INT, SMALL,
 };
 use crate::registry;
 
@@ -72,8 +72,9 @@ fn key_of(obj: &Bound<'_, PyAny>) -> PyResult<Key> {
 /// Calls `f` with the normalised encoding of `obj`, built on the stack.
 #[inline(always)]
 fn with_key<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
-    if let Some(k) = small_key(obj) {
-        return Ok(f(&k));
+    let mut stack = [0; SMALL];
+    if let Some(n) = small_key_into(obj, &mut stack) {
+        return Ok(f(&stack[..n]));
     }
     let mut k = Buf::new();
     encode_key(obj, &mut k)?;

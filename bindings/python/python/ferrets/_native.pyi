@@ -15,32 +15,41 @@ __version__: str
 class Table(MutableMapping[Any, Any]):
     """A thread-safe mutable mapping with a Rust core, usable from many threads at once."""
 
-    def __new__(cls, name: str | None = None, partitions: int | None = None, capacity: int = 0) -> Table: ...
+    def __new__(cls, name: str | None = None, partitions: int | None = None, capacity: int = 0) -> Table:
+        """An empty table; with ``name``, also registered for ``ferrets.open``."""
     @property
     def name(self) -> str | None:
         """The name given at creation (``None`` for an anonymous table)."""
     def drop(self) -> None:
         """Unregister a named table; existing handles keep working."""
-    def __getitem__(self, key: Any, /) -> Any: ...
-    def __setitem__(self, key: Any, value: Any, /) -> None: ...
-    def __delitem__(self, key: Any, /) -> None: ...
-    def __contains__(self, key: object, /) -> bool: ...
-    def __len__(self) -> int: ...
+    def __getitem__(self, key: Any, /) -> Any:
+        """The value under ``key``; ``KeyError`` when absent."""
+    def __setitem__(self, key: Any, value: Any, /) -> None:
+        """Store a copy of ``value`` under ``key``."""
+    def __delitem__(self, key: Any, /) -> None:
+        """Remove ``key``; ``KeyError`` when absent."""
+    def __contains__(self, key: object, /) -> bool:
+        """Whether ``key`` is present."""
+    def __len__(self) -> int:
+        """The number of entries."""
     def __iter__(self) -> TableIterator:
         """Iterate over a snapshot of the keys."""
     def __eq__(self, other: object, /) -> bool:
         """Equal to a mapping with the same items (compared on a snapshot)."""
-    def __ne__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool:
+        """The negation of ``==``."""
     @overload
     def get(self, key: Any, default: None = None, /) -> Any | None:
         """The value under ``key``, or ``default`` when it is absent."""
     @overload
-    def get(self, key: Any, default: Any, /) -> Any: ...
+    def get(self, key: Any, default: Any, /) -> Any:
+        """The value under ``key``, or ``default`` when it is absent."""
     @overload
     def pop(self, key: Any, /) -> Any:
         """Remove ``key`` and return its value (``default``, or ``KeyError``, if absent)."""
     @overload
-    def pop(self, key: Any, default: Any, /) -> Any: ...
+    def pop(self, key: Any, default: Any, /) -> Any:
+        """Remove ``key`` and return its value, or ``default`` when absent."""
     def popitem(self) -> tuple[Any, Any]:
         """Remove and return some ``(key, value)``; ``KeyError`` when empty."""
     def setdefault(self, key: Any, default: Any = None, /) -> Any:
@@ -49,9 +58,11 @@ class Table(MutableMapping[Any, Any]):
     def update(self, other: SupportsKeysAndGetItem[Any, Any], /, **kwargs: Any) -> None:
         """Store every item of ``other`` and of ``kwargs``, all or nothing."""
     @overload
-    def update(self, other: Iterable[tuple[Any, Any]], /, **kwargs: Any) -> None: ...
+    def update(self, other: Iterable[tuple[Any, Any]], /, **kwargs: Any) -> None:
+        """Store every ``(key, value)`` pair of ``other`` and of ``kwargs``, all or nothing."""
     @overload
-    def update(self, /, **kwargs: Any) -> None: ...
+    def update(self, /, **kwargs: Any) -> None:
+        """Store every item of ``kwargs``."""
     def clear(self) -> None:
         """Remove every entry."""
     def keys(self) -> TableKeysView:
@@ -60,8 +71,10 @@ class Table(MutableMapping[Any, Any]):
         """A view of the values (iterates over a snapshot)."""
     def items(self) -> TableItemsView:
         """A set-like view of the items (iterates over a snapshot)."""
-    def _iter_values(self) -> TableIterator: ...
-    def _iter_items(self) -> TableIterator: ...
+    def _iter_values(self) -> TableIterator:
+        """An iterator over a snapshot of the values (used by ``values()``)."""
+    def _iter_items(self) -> TableIterator:
+        """An iterator over a snapshot of the items (used by ``items()``)."""
     def to_dict(self) -> dict[Any, Any]:
         """A ``dict`` with a consistent snapshot of the entries."""
     def insert_new(self, key: Any, value: Any) -> bool:
@@ -75,9 +88,12 @@ class Table(MutableMapping[Any, Any]):
 class TableIterator(Iterator[Any]):
     """An iterator over a snapshot of a table's keys, values or items."""
 
-    def __iter__(self) -> TableIterator: ...
-    def __next__(self) -> Any: ...
-    def __length_hint__(self) -> int: ...
+    def __iter__(self) -> TableIterator:
+        """The iterator itself."""
+    def __next__(self) -> Any:
+        """The next key, value or ``(key, value)`` of the snapshot."""
+    def __length_hint__(self) -> int:
+        """How many entries are left."""
 
 def open(name: str) -> Table:
     """The table registered under ``name``; ``KeyError`` when there is none."""
