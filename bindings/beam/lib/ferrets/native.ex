@@ -68,4 +68,30 @@ defmodule Ferrets.Native do
   def setopts(_tab, _opts), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
   def all(), do: :erlang.nif_error(:nif_not_loaded)
+
+  # --- Offload pool and async table jobs (pool.rs, tabjobs.rs; issue 5) ---
+  # Owned by the pool work: Ferrets.Pool and Ferrets.Async call these.
+
+  @doc false
+  def pool_start(_workers, _queue, _name), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def pool_run(_pool, _tag, _spec, _timeout), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def pool_cancel(_job), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def pool_metrics(_pool), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def pool_shutdown(_pool, _tag, _mode), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def async_tab2list(_pool, _tag, _tab, _timeout), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def async_reduce(_pool, _tag, _tab, _op, _timeout), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def async_delete_all(_pool, _tag, _tab, _timeout), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def async_insert(_pool, _tag, _tab, _objects, _timeout), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def async_save(_pool, _tag, _tab, _path, _timeout), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def async_load(_pool, _tag, _tab, _path, _timeout), do: :erlang.nif_error(:nif_not_loaded)
 end
