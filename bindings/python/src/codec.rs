@@ -284,10 +284,12 @@ fn key(obj: &Bound<'_, PyAny>, out: &mut Buf, depth: u32) -> PyResult<bool> {
     }
 }
 
-/// Whether decoding `bytes` only creates non-container objects, which cannot
-/// trigger the garbage collector (and so run arbitrary Python code).
+/// Whether decoding `bytes` only calls C constructors of non-container
+/// objects (no Python-level call, no container allocation that could start
+/// the garbage collector and so run arbitrary finalizers). Such values are
+/// decoded in place, while the table entry is borrowed.
 pub fn is_atom(bytes: &[u8]) -> bool {
-    bytes.first().is_some_and(|&tag| tag < TUPLE)
+    matches!(bytes.first(), Some(&(NONE | FALSE | TRUE | INT | FLOAT | STR | BYTES)))
 }
 
 /// The `i64` held by a value encoding, if it is a (64-bit) int.

@@ -530,6 +530,25 @@ impl Table {
         self.iterator(py, Part::Items)
     }
 
+    /// A new anonymous table with a snapshot of the entries (built with the
+    /// GIL released when large).
+    fn copy(&self, py: Python<'_>) -> Table {
+        let entries = self.snapshot(py);
+        let many = entries.len() > DETACH_ABOVE;
+        let map = Map::with_options(TableOptions { partitions: None, capacity: entries.len() });
+        let fill = || {
+            for (k, e) in entries {
+                map.insert(k, e);
+            }
+        };
+        if many {
+            py.detach(fill)
+        } else {
+            fill()
+        }
+        Table { shared: Arc::new(Shared { map, name: None }) }
+    }
+
     /// A ``dict`` with a consistent snapshot of the entries.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         self.dict(py)

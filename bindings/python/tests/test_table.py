@@ -335,3 +335,32 @@ def test_unsupported_types_raise_type_error_and_change_nothing() -> None:
     with pytest.raises(TypeError, match="unhashable"):
         t.pop([1], None)
     assert t == {"k": "v"}
+
+
+def test_copy_is_an_independent_snapshot() -> None:
+    t = ferrets.Table(name="copy-source")
+    try:
+        t.update({i: [i] for i in range(1000)})
+        t[True] = "first key kept"
+        c = t.copy()
+        assert c == t and c.name is None
+        assert [k for k in c if k == 1] == [True]
+        c["new"] = 1
+        del t[0]
+        assert "new" not in t and 0 in c
+        small = ferrets.Table()
+        small["a"] = 1
+        assert small.copy() == {"a": 1}
+    finally:
+        t.drop()
+
+
+def test_pickle_and_copy_module_are_refused() -> None:
+    import copy
+    import pickle
+
+    t = ferrets.Table()
+    with pytest.raises(TypeError, match="pickle"):
+        pickle.dumps(t)
+    with pytest.raises(TypeError, match="pickle"):
+        copy.copy(t)

@@ -16,7 +16,7 @@ are not seen): ``None``, ``bool``, ``int`` (any size), ``float``, ``str``,
 ``bytes``, and ``tuple``/``list``/``dict`` nesting those. Other types raise
 ``TypeError``. Equal keys are one key, as in a dict (``1``, ``1.0`` and
 ``True``; ``0.0`` and ``-0.0``), and iteration gives back the first-inserted
-key object's value. One difference: every ``nan`` key is the same key (a dict
+key (as a dict does). One difference: every ``nan`` key is the same key (a dict
 matches a ``nan`` key only by identity, which a copy cannot keep).
 
 Named tables are shared by name across threads: ``ferrets.Table(name="x")``

@@ -75,6 +75,8 @@ class Table(MutableMapping[Any, Any]):
         """An iterator over a snapshot of the values (used by ``values()``)."""
     def _iter_items(self) -> TableIterator:
         """An iterator over a snapshot of the items (used by ``items()``)."""
+    def copy(self) -> Table:
+        """A new anonymous table with a snapshot of the entries."""
     def to_dict(self) -> dict[Any, Any]:
         """A ``dict`` with a consistent snapshot of the entries."""
     def insert_new(self, key: Any, value: Any) -> bool:
