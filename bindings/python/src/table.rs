@@ -443,13 +443,21 @@ impl Table {
     /// Stores every item of ``other`` (a mapping, or an iterable of
     /// ``(key, value)`` pairs) and of ``kwargs``, like ``dict.update``.
     /// Everything is encoded first, so a failing call stores nothing.
-    #[pyo3(signature = (other=None, /, **kwargs), text_signature = "($self, other=(), /, **kwargs)")]
+    #[pyo3(signature = (*args, **kwargs), text_signature = "($self, other=(), /, **kwargs)")]
     fn update(
         &self,
         py: Python<'_>,
-        other: Option<&Bound<'_, PyAny>>,
+        args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
+        if args.len() > 1 {
+            return Err(PyTypeError::new_err(format!(
+                "update expected at most 1 argument, got {}",
+                args.len()
+            )));
+        }
+        let other = args.iter().next();
+        let other = other.as_ref();
         let mut batch = Vec::new();
         let add = |batch: &mut Vec<Pending>, k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>| -> PyResult<()> {
             let k = key_of(k)?;

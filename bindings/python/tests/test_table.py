@@ -137,6 +137,10 @@ def test_update_error_paths() -> None:
         t.update([1])  # type: ignore[list-item]
     with pytest.raises(TypeError):
         t.update(5)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="not iterable"):
+        t.update(None)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="at most 1 argument, got 2"):
+        t.update({}, {})  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="unhashable"):
         t.update([([1], 2)])
     assert len(t) == 0
