@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 
 mod blob;
 mod codec;
+mod pool;
 mod registry;
 mod table;
 
@@ -36,5 +37,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(open, m)?)?;
     m.add_function(wrap_pyfunction!(drop_table, m)?)?;
     m.add_function(wrap_pyfunction!(names, m)?)?;
+    pool::register(m)?;
     Ok(())
 }

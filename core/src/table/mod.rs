@@ -318,8 +318,9 @@ where
                         return Some(f(&unsafe { entry::<K, V>(word) }.value));
                     }
                 }
-                Spot::Found { .. } | Spot::Vacant { .. } | Spot::Full => return None,
-                Spot::Frozen => t = self.settle(part, t, h, &guard),
+                Spot::Found { .. } | Spot::Vacant { .. } | Spot::Full if t.next().is_null() => return None,
+                // Absent here, but a resize started: the key may be in `next`.
+                _ => t = self.settle(part, t, h, &guard),
             }
         }
     }
@@ -358,6 +359,11 @@ where
                     // SAFETY: non-null, reachable under our pin.
                     let e = unsafe { entry::<K, V>(word) };
                     (Some(slot), word, (word & DELETED == 0).then_some(&e.value))
+                }
+                Spot::Vacant { .. } if !t.next().is_null() => {
+                    // Absent here, but a resize started: the key may be in `next`.
+                    t = self.settle(part, t, h, &guard);
+                    continue;
                 }
                 Spot::Vacant { .. } => (None, 0, None),
             };

@@ -1,13 +1,17 @@
 """Type stubs for the native extension module ``ferrets._native``."""
 
-from collections.abc import Iterable, Iterator, MutableMapping
-from typing import Any, final, overload
+import asyncio
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from concurrent.futures import Future
+from typing import Any, TypeVar, final, overload
 
 from _typeshed import SupportsKeysAndGetItem
 
 from ferrets._views import TableItemsView, TableKeysView, TableValuesView
 
-__all__ = ["Table", "TableIterator", "__version__", "drop", "names", "open"]
+_T = TypeVar("_T")
+
+__all__ = ["Overloaded", "Pool", "ShuttingDown", "Table", "TableIterator", "__version__", "drop", "names", "open"]
 
 __version__: str
 
@@ -105,3 +109,55 @@ def drop(name: str) -> None:
 
 def names() -> list[str]:
     """The names of the registered tables, sorted."""
+
+# --- Pool (the bounded offload pool) ---
+
+class Overloaded(Exception):
+    """The pool's queue is full: the job was not accepted (retry later or shed load)."""
+
+class ShuttingDown(RuntimeError):
+    """The pool is shutting down: the job was not accepted."""
+
+@final
+class Pool:
+    """A bounded pool of native worker threads; ``submit`` never blocks."""
+
+    def __new__(cls, workers: int | None = None, queue: int = 1024, name: str = "ferrets-pool") -> Pool:
+        """A pool of ``workers`` threads (default: one per core) and a queue of ``queue`` jobs."""
+    def submit(
+        self, func: Callable[..., _T], /, *args: Any, timeout: float | None = None, **kwargs: Any
+    ) -> Future[_T]:
+        """Schedule ``func(*args, **kwargs)``; ``ferrets.Overloaded`` when the queue is full."""
+    def submit_blocking(
+        self,
+        func: Callable[..., _T],
+        /,
+        *args: Any,
+        wait: float | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Future[_T]:
+        """Like ``submit``, waiting up to ``wait`` seconds for queue room."""
+    def submit_async(
+        self, func: Callable[..., _T], /, *args: Any, timeout: float | None = None, **kwargs: Any
+    ) -> asyncio.Future[_T]:
+        """``submit`` for the running asyncio loop; cancelling the future cancels the job."""
+    def shutdown(
+        self, wait: bool = True, *, cancel_futures: bool = False, timeout: float | None = None
+    ) -> dict[str, Any] | None:
+        """Stop accepting jobs; drain (or cancel) what is queued; a report when ``wait``."""
+    def metrics(self) -> dict[str, int | float]:
+        """Counters and latency percentiles (seconds)."""
+    @property
+    def workers(self) -> int:
+        """Number of worker threads."""
+    @property
+    def queue(self) -> int:
+        """Queue capacity."""
+    @property
+    def name(self) -> str:
+        """The pool's name."""
+    def __enter__(self) -> Pool:
+        """The pool itself."""
+    def __exit__(self, *_exc: object) -> bool:
+        """Shut down, waiting for queued jobs."""

@@ -7,7 +7,7 @@ use std::mem::size_of;
 use ferrets_core::HeapSize;
 use rustler::sys::{enif_get_tuple, ErlNifEnv, ErlNifTerm};
 
-use crate::blob::{Blob, Blobs};
+use crate::blob::Blob;
 use crate::cells::Cells;
 use crate::codec;
 use crate::key::Key;
@@ -16,7 +16,7 @@ use crate::key::Key;
 /// (once `update_counter` touched it) its integer elements as [`Cells`].
 pub struct Obj {
     code: Key,
-    blobs: Blobs,
+    blobs: Box<[Blob]>,
     cells: Option<Box<Cells>>,
 }
 
@@ -33,9 +33,7 @@ impl Clone for Obj {
 impl Obj {
     /// Builds the stored tuple as a term in `env`.
     pub fn to_term(&self, env: *mut ErlNifEnv) -> ErlNifTerm {
-        let Some(cells) = &self.cells else {
-            return codec::decode(env, self.code.bytes(), self.blobs.as_slice()).0;
-        };
+        let Some(cells) = &self.cells else { return codec::decode(env, self.code.bytes(), &self.blobs).0 };
         let code = self.code.bytes();
         let n = codec::tuple_arity(code);
         let mut elems = Vec::with_capacity(n);
@@ -45,7 +43,7 @@ impl Obj {
             elems.push(match cells.get(pos) {
                 // SAFETY: `env` is a live environment.
                 Some(v) => unsafe { rustler::sys::enif_make_int64(env, v) },
-                None => codec::decode(env, &code[at..at + len], self.blobs.as_slice()).0,
+                None => codec::decode(env, &code[at..at + len], &self.blobs).0,
             });
             at += len;
         }
@@ -61,7 +59,7 @@ impl Obj {
             // SAFETY: `env` is a live environment.
             return Some(unsafe { rustler::sys::enif_make_int64(env, v) });
         }
-        Some(codec::decode(env, &code[range], self.blobs.as_slice()).0)
+        Some(codec::decode(env, &code[range], &self.blobs[..]).0)
     }
 
     /// Adds `incr` in place at `pos` (see [`Cells`]); `None` when the
@@ -94,7 +92,7 @@ impl Obj {
     }
 
     /// An object whose integer elements (but the key) are in-place counters.
-    pub fn with_cells(code: &[u8], blobs: Blobs, keypos: usize) -> Self {
+    pub fn with_cells(code: &[u8], blobs: Box<[Blob]>, keypos: usize) -> Self {
         Obj { code: Key::new(code), blobs, cells: Cells::for_code(code, keypos) }
     }
 
@@ -104,7 +102,7 @@ impl Obj {
     }
 
     /// The shared binaries the encoding refers to.
-    pub fn blobs(&self) -> &Blobs {
+    pub fn blobs(&self) -> &[Blob] {
         &self.blobs
     }
 
@@ -112,8 +110,8 @@ impl Obj {
     /// counters (the caller is about to replace it based on the answer).
     pub fn same(&self, other: &Obj) -> bool {
         *self.sealed_code() == *other.sealed_code()
-            && self.blobs.as_slice().len() == other.blobs.as_slice().len()
-            && self.blobs.as_slice().iter().zip(other.blobs.as_slice()).all(|(a, b)| a.bytes() == b.bytes())
+            && self.blobs.len() == other.blobs.len()
+            && self.blobs.iter().zip(other.blobs.iter()).all(|(a, b)| a.bytes() == b.bytes())
     }
 }
 
@@ -121,7 +119,7 @@ impl HeapSize for Obj {
     fn heap_size(&self) -> usize {
         self.code.heap_size()
             + self.cells.as_ref().map_or(0, |c| c.heap_size())
-            + self.blobs.as_slice().iter().map(|b| size_of::<Blob>() + b.bytes().len()).sum::<usize>()
+            + self.blobs.iter().map(|b| size_of::<Blob>() + b.bytes().len()).sum::<usize>()
     }
 }
 
@@ -219,7 +217,7 @@ pub fn encode_object(env: *mut ErlNifEnv, term: ErlNifTerm, keypos: usize) -> Re
             }
         }
         let key = if key_blobs { key_of(env, elems[keypos - 1])? } else { Key::new(&buf[key_range]) };
-        let obj = Obj { code: Key::new(buf), blobs: Blobs::from_vec(blobs), cells: None };
+        let obj = Obj { code: Key::new(buf), blobs: blobs.into_boxed_slice(), cells: None };
         Ok((key, obj))
     })
 }
@@ -229,6 +227,6 @@ pub fn encode_term(env: *mut ErlNifEnv, term: ErlNifTerm) -> Result<Obj, ()> {
     with_scratch(|buf| {
         let mut blobs = Vec::new();
         codec::encode(env, term, buf, &mut Some(&mut blobs))?;
-        Ok(Obj { code: Key::new(buf), blobs: Blobs::from_vec(blobs), cells: None })
+        Ok(Obj { code: Key::new(buf), blobs: blobs.into_boxed_slice(), cells: None })
     })
 }

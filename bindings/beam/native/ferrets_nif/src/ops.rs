@@ -9,7 +9,7 @@ use rustler::sys::{enif_make_list_cell, ErlNifEnv, ErlNifTerm};
 use rustler::{Atom, Encoder, Env, Error, NifResult, ResourceArc, Term};
 
 use crate::atoms;
-use crate::key::{probe, Key};
+use crate::key::Key;
 use crate::names;
 use crate::objects::{encode_object, with_key, Entry, Obj};
 use crate::options::{self, Kind, OptError};
@@ -153,11 +153,9 @@ fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>>
     let raw = env.as_c_arg();
     // SAFETY: `[]` is built in this call's environment.
     let nil = unsafe { rustler::sys::enif_make_list_from_array(raw, std::ptr::null(), 0) };
-    let build = |e: &Entry| objects_list(raw, e.objects(), nil);
-    let list = with_key(raw, key.as_c_arg(), |kb| {
-        probe(kb, |k| t.table.get_with(k, build), |k| t.table.get_with(k, build))
-    })
-    .map_err(|()| Error::BadArg)?;
+    let list =
+        with_key(raw, key.as_c_arg(), |k| t.table.get_with(k, |e| objects_list(raw, e.objects(), nil)))
+            .map_err(|()| Error::BadArg)?;
     Ok(term(env, list.unwrap_or(nil)))
 }
 
@@ -190,10 +188,7 @@ fn lookup_element<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>, pos: Term<'a>)
 #[rustler::nif]
 fn member<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
     let t = resolve(env, tab, Access::Read)?;
-    with_key(env.as_c_arg(), key.as_c_arg(), |kb| {
-        probe(kb, |k| t.table.contains_key(k), |k| t.table.contains_key(k))
-    })
-    .map_err(|()| Error::BadArg)
+    with_key(env.as_c_arg(), key.as_c_arg(), |k| t.table.contains_key(k)).map_err(|()| Error::BadArg)
 }
 
 /// `take(Tab, Key)`: removes and returns the objects under `Key`.
