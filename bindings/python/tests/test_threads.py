@@ -168,3 +168,23 @@ def test_creating_one_name_from_many_threads_has_one_winner() -> None:
         assert sum(run_threads(work)) == 1
     finally:
         ferrets.drop("race")
+
+
+def test_pop_and_popitem_hand_each_entry_to_exactly_one_thread() -> None:
+    t = ferrets.Table()
+    t.update((i, i) for i in range(4000))
+
+    def work(i: int) -> list[Any]:
+        got = []
+        for k in range(i, 2000, THREADS):
+            got.append(t.pop(k, None))
+        while True:
+            try:
+                got.append(t.popitem()[1])
+            except KeyError:
+                return got
+
+    results = run_threads(work)
+    popped = [v for r in results for v in r if v is not None]
+    assert sorted(popped) == list(range(4000))
+    assert len(t) == 0
