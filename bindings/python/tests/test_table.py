@@ -368,3 +368,12 @@ def test_pickle_and_copy_module_are_refused() -> None:
         pickle.dumps(t)
     with pytest.raises(TypeError, match="pickle"):
         copy.copy(t)
+
+
+def test_version_comes_from_the_workspace_crate_version() -> None:
+    import tomllib
+    from pathlib import Path
+
+    workspace = Path(__file__).resolve().parents[3] / "Cargo.toml"
+    version = tomllib.loads(workspace.read_text())["workspace"]["package"]["version"]
+    assert ferrets.__version__ == version
