@@ -1,24 +1,43 @@
 /*
- * ferrets: a bounded, partitioned concurrent table (C API).
+ * ferrets: a concurrent table of byte-string keys and values (C API).
+ *
+ * Build and link: `pkg-config --cflags --libs ferrets` after
+ * `scripts/install-c PREFIX`, or link libferrets.a with -lpthread -ldl -lm.
  *
  * Thread safety
  * -------------
  * Every function may be called from any thread. A `const ferrets_table_t *`
- * may be shared freely between threads and used concurrently; only
- * `ferrets_table_free` needs exclusive access (no other call on that handle
- * may be running or start afterwards).
+ * may be shared freely between threads and used concurrently (reads and
+ * writes alike); only `ferrets_table_free` needs exclusive access to the
+ * handle it frees (no other call on that handle may be running or start
+ * afterwards). Several handles may refer to one table (`ferrets_table_dup`,
+ * named tables): the table lives until the last handle is freed.
+ *
+ * Named tables live in one process-wide registry guarded by a lock:
+ * create/open/free of named handles are safe from any thread, and a name
+ * stays registered while any handle to it is open.
+ *
+ * A `ferrets_cursor_t *` is used by one thread at a time (it may be handed
+ * between threads); it walks its table safely while other threads write.
+ *
+ * The last-error message is per thread.
  *
  * Errors
  * ------
  * Functions return a `ferrets_status_t` (FERRETS_OK = 0). On failure their
- * out-parameters are left untouched and a message describing the error is
- * kept per thread: read it with `ferrets_last_error_message`.
+ * out-parameters are left untouched (one documented exception: the needed
+ * length on FERRETS_ERR_BUFFER_TOO_SMALL) and a message describing the error
+ * is kept per thread: read it with `ferrets_last_error_message`. NULL for a
+ * required pointer gives FERRETS_ERR_NULL_ARGUMENT, never a crash; a
+ * `_free(NULL)` is a no-op.
  *
  * Ownership
  * ---------
  * Buffers passed in are borrowed for the duration of the call and copied.
  * Buffers handed out by the library are owned by the caller and must be
- * released with the library's own function named in each function's doc.
+ * released with the library's own function named in each function's doc
+ * (`ferrets_bytes_free`); entries returned by a cursor are owned by the
+ * cursor. Handles are opaque and released with their `_free` function.
  */
 
 
@@ -30,6 +49,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/**
+ * The largest partition count `ferrets_table_options_t.partitions` accepts.
+ */
+#define FERRETS_TABLE_MAX_PARTITIONS 65536
+
+/**
+ * The largest initial capacity `ferrets_table_options_t.capacity` accepts.
+ */
+#define FERRETS_TABLE_MAX_CAPACITY 1073741824
 
 /**
  * Pass as a wait timeout to wait without a limit.
@@ -100,6 +129,10 @@ typedef enum {
    */
   FERRETS_ERR_PANIC = 7,
   /**
+   * No table with that name is open (`ferrets_table_open_named`).
+   */
+  FERRETS_ERR_NAME_NOT_FOUND = 8,
+  /**
    * The pool's queue is full: the job was not accepted (retry later or shed load).
    */
   FERRETS_ERR_OVERLOADED = 9,
@@ -168,6 +201,13 @@ typedef enum {
 } ferrets_cancel_result_t;
 
 /**
+ * An opaque cursor over a table's entries. Create with
+ * `ferrets_cursor_new`, advance with `ferrets_cursor_next`, release with
+ * `ferrets_cursor_free`.
+ */
+typedef struct ferrets_cursor_t ferrets_cursor_t;
+
+/**
  * An opaque handle to a submitted job. Release with `ferrets_job_free`.
  * `ferrets_job_cancel` and `ferrets_job_id` may be called from any thread;
  * `ferrets_job_try_get` and `ferrets_job_wait` serialise on the handle.
@@ -182,8 +222,11 @@ typedef struct ferrets_job_t ferrets_job_t;
 typedef struct ferrets_pool_t ferrets_pool_t;
 
 /**
- * An opaque concurrent table of byte-string keys and values.
- * Create with `ferrets_table_new`, release with `ferrets_table_free`.
+ * An opaque handle to a concurrent table of byte-string keys and values.
+ * Create with `ferrets_table_new`, `ferrets_table_new_with`,
+ * `ferrets_table_create_named`, `ferrets_table_open_named`,
+ * `ferrets_table_open_or_create_named` or `ferrets_table_dup`; release each
+ * handle with `ferrets_table_free`.
  */
 typedef struct ferrets_table_t ferrets_table_t;
 
@@ -192,6 +235,51 @@ typedef struct ferrets_table_t ferrets_table_t;
  * never store it.
  */
 typedef struct ferrets_token_t ferrets_token_t;
+
+/**
+ * One entry seen by a cursor. The pointers are owned by the cursor and stay
+ * valid until the next `ferrets_cursor_next` or `ferrets_cursor_free` on
+ * it; copy the bytes to keep them. An empty key or value is a non-NULL
+ * pointer with length 0.
+ */
+typedef struct {
+  /**
+   * The key's bytes.
+   */
+  const uint8_t *key;
+  /**
+   * The key's length in bytes.
+   */
+  size_t key_len;
+  /**
+   * The value's bytes.
+   */
+  const uint8_t *value;
+  /**
+   * The value's length in bytes.
+   */
+  size_t value_len;
+} ferrets_entry_t;
+
+/**
+ * Options for a new table (`ferrets_table_new_with`,
+ * `ferrets_table_create_named`). Start from
+ * `ferrets_table_options_default()` and change the fields you need; an
+ * all-zero struct means the same defaults. A plain value owned by the
+ * caller: the library only reads it during the call.
+ */
+typedef struct {
+  /**
+   * Number of partitions, rounded up to a power of two; 0 picks a default
+   * from the number of CPUs. At most `FERRETS_TABLE_MAX_PARTITIONS`.
+   */
+  size_t partitions;
+  /**
+   * Entries to reserve room for up front (0: start small and grow). At
+   * most `FERRETS_TABLE_MAX_CAPACITY`.
+   */
+  size_t capacity;
+} ferrets_table_options_t;
 
 /**
  * Settings for `ferrets_pool_new`. Zero-initialise for the defaults.
@@ -427,6 +515,37 @@ extern "C" {
 void ferrets_bytes_free(uint8_t *ptr, size_t len);
 
 /**
+ * Starts a cursor over the entries of `table` and stores it in
+ * `*out_cursor`. The caller owns the cursor and releases it with
+ * `ferrets_cursor_free`.
+ *
+ * The cursor holds its own reference to the table: it stays usable even if
+ * every table handle is freed first. Other threads may read and write the
+ * table while the cursor walks it: every entry present for the whole walk is
+ * returned exactly once; entries added or removed meanwhile may or may not
+ * be. Thread-safe to create; a cursor itself must be used by one thread at
+ * a time (it may move between threads).
+ */
+ferrets_status_t ferrets_cursor_new(const ferrets_table_t *table, ferrets_cursor_t **out_cursor);
+
+/**
+ * Advances the cursor. When there is a next entry, stores it in
+ * `*out_entry` (pointers owned by the cursor, valid until the next call on
+ * this cursor or its free) and `true` in `*out_found`; at the end stores
+ * `false` in `*out_found` and leaves `*out_entry` untouched (further calls
+ * keep reporting the end). Not safe to call concurrently on one cursor.
+ */
+ferrets_status_t ferrets_cursor_next(ferrets_cursor_t *cursor,
+                                     ferrets_entry_t *out_entry,
+                                     bool *out_found);
+
+/**
+ * Frees a cursor and the entry it last returned. NULL is a no-op. No other
+ * call on this cursor may be running or start afterwards.
+ */
+void ferrets_cursor_free(ferrets_cursor_t *cursor);
+
+/**
  * Copies the calling thread's last error message into `buf` as a
  * NUL-terminated string, truncating to fit `buf_len` bytes.
  *
@@ -436,6 +555,50 @@ void ferrets_bytes_free(uint8_t *ptr, size_t len);
  * by the caller; it may be NULL only when `buf_len` is 0.
  */
 size_t ferrets_last_error_message(char *buf, size_t buf_len);
+
+/**
+ * Creates an empty table laid out by `*options`, registers it under `name`
+ * and stores a new handle to it in `*out_table`.
+ *
+ * `name` is a non-empty NUL-terminated string (any bytes), copied; `options`
+ * is read during the call only. Returns `FERRETS_ERR_ALREADY_EXISTS` when a
+ * table with that name is open. The caller owns the handle and releases it
+ * with `ferrets_table_free`; the table lives while any handle to it is
+ * open, and freeing the last one removes the name. Thread-safe: the
+ * registry is process-wide and locked.
+ */
+ferrets_status_t ferrets_table_create_named(const char *name,
+                                            const ferrets_table_options_t *options,
+                                            ferrets_table_t **out_table);
+
+/**
+ * Opens the table registered under `name` and stores a new handle to it in
+ * `*out_table`. Returns `FERRETS_ERR_NAME_NOT_FOUND` when no table with that
+ * name is open.
+ *
+ * `name` is borrowed for the call. The caller owns the new handle and
+ * releases it with `ferrets_table_free`. Thread-safe.
+ */
+ferrets_status_t ferrets_table_open_named(const char *name, ferrets_table_t **out_table);
+
+/**
+ * Opens the table registered under `name`, creating it with `*options` if
+ * no table with that name is open (`options` is then ignored otherwise),
+ * and stores a new handle in `*out_table`. Atomic: concurrent callers with
+ * the same name all get handles to one table.
+ *
+ * `name` and `options` are borrowed for the call. The caller owns the new
+ * handle and releases it with `ferrets_table_free`. Thread-safe.
+ */
+ferrets_status_t ferrets_table_open_or_create_named(const char *name,
+                                                    const ferrets_table_options_t *options,
+                                                    ferrets_table_t **out_table);
+
+/**
+ * The default options: every field 0 (default partition count, no reserved
+ * capacity). Returns a plain value; thread-safe.
+ */
+ferrets_table_options_t ferrets_table_options_default(void);
 
 /**
  * Returns the default pool options (all zero: cores, 1024, "ferrets-pool").
@@ -557,22 +720,43 @@ ferrets_status_t ferrets_pool_shutdown(const ferrets_pool_t *pool,
                                        ferrets_shutdown_report_t *out_report);
 
 /**
- * Creates an empty table with default options and stores its handle in
- * `*out_table`. The caller owns the handle and releases it with
- * `ferrets_table_free`.
+ * Creates an empty anonymous table with default options and stores a handle
+ * to it in `*out_table`. The caller owns the handle and releases it with
+ * `ferrets_table_free`. Thread-safe.
  */
 ferrets_status_t ferrets_table_new(ferrets_table_t **out_table);
 
 /**
- * Frees a table and everything stored in it. NULL is a no-op. No other call
- * on this handle may be running or start afterwards.
+ * Creates an empty anonymous table laid out by `*options` and stores a
+ * handle to it in `*out_table`. `options` is read during the call only;
+ * invalid fields give `FERRETS_ERR_INVALID_ARGUMENT`. The caller owns the
+ * handle and releases it with `ferrets_table_free`. Thread-safe.
+ */
+ferrets_status_t ferrets_table_new_with(const ferrets_table_options_t *options,
+                                        ferrets_table_t **out_table);
+
+/**
+ * Stores in `*out_table` a new handle to the same table as `table` (for a
+ * named table, it counts as one more open handle). Both handles are
+ * independent: each is released with `ferrets_table_free`, and the table
+ * lives until the last one is. Thread-safe; handy to give each thread its
+ * own handle.
+ */
+ferrets_status_t ferrets_table_dup(const ferrets_table_t *table, ferrets_table_t **out_table);
+
+/**
+ * Releases a handle. The table and everything stored in it are freed with
+ * the last handle to it (named tables: the name is then unregistered; a
+ * cursor keeps the table's memory until the cursor is freed). NULL is a
+ * no-op. No other call on this handle may be running or start afterwards;
+ * other handles to the same table stay valid.
  */
 void ferrets_table_free(ferrets_table_t *table);
 
 /**
  * Stores a copy of `value` under a copy of `key`, replacing any previous
  * value. Both buffers are borrowed for the call only; NULL is allowed for a
- * zero length.
+ * zero length. Thread-safe.
  */
 ferrets_status_t ferrets_table_put(const ferrets_table_t *table,
                                    const uint8_t *key,
@@ -581,10 +765,24 @@ ferrets_status_t ferrets_table_put(const ferrets_table_t *table,
                                    size_t value_len);
 
 /**
+ * Stores a copy of `value` under a copy of `key` only if `key` is absent;
+ * returns `FERRETS_ERR_ALREADY_EXISTS` (table unchanged) otherwise. Atomic
+ * against concurrent writers. Buffers are borrowed for the call only; NULL
+ * is allowed for a zero length. Thread-safe.
+ */
+ferrets_status_t ferrets_table_put_new(const ferrets_table_t *table,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       const uint8_t *value,
+                                       size_t value_len);
+
+/**
  * Looks up `key`. On success stores a new buffer holding a copy of the value
  * in `*out_value` and its length in `*out_len`; the caller owns that buffer
- * and frees it with `ferrets_bytes_free(*out_value, *out_len)`.
+ * and frees it with `ferrets_bytes_free(*out_value, *out_len)` (an empty
+ * value is a non-NULL pointer with length 0, freed the same way).
  * Returns `FERRETS_ERR_NOT_FOUND` (outputs untouched) when the key is absent.
+ * `key` is borrowed for the call. Thread-safe.
  */
 ferrets_status_t ferrets_table_get(const ferrets_table_t *table,
                                    const uint8_t *key,
@@ -593,23 +791,63 @@ ferrets_status_t ferrets_table_get(const ferrets_table_t *table,
                                    size_t *out_len);
 
 /**
- * Removes `key`. Returns `FERRETS_ERR_NOT_FOUND` when it was absent.
+ * Looks up `key` and copies its value into the caller's buffer `buf` of
+ * `buf_len` bytes, storing the value's length in `*out_len`. No allocation.
+ *
+ * When the value is longer than `buf_len`, returns
+ * `FERRETS_ERR_BUFFER_TOO_SMALL`, leaves `buf` untouched and still stores
+ * the needed length in `*out_len` (the one out-parameter written on
+ * failure), so `ferrets_table_get_into(t, k, n, NULL, 0, &len)` asks for the
+ * size. Returns `FERRETS_ERR_NOT_FOUND` (outputs untouched) when the key is
+ * absent. `buf` is owned by the caller and may be NULL only when `buf_len`
+ * is 0. Thread-safe (another thread may change the value between a size
+ * query and the copy: retry on `FERRETS_ERR_BUFFER_TOO_SMALL`).
+ */
+ferrets_status_t ferrets_table_get_into(const ferrets_table_t *table,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        uint8_t *buf,
+                                        size_t buf_len,
+                                        size_t *out_len);
+
+/**
+ * Stores in `*out_found` whether `key` is in the table. `key` is borrowed
+ * for the call. Thread-safe.
+ */
+ferrets_status_t ferrets_table_contains(const ferrets_table_t *table,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        bool *out_found);
+
+/**
+ * Removes `key`. Returns `FERRETS_ERR_NOT_FOUND` when it was absent. `key`
+ * is borrowed for the call. Thread-safe.
  */
 ferrets_status_t ferrets_table_delete(const ferrets_table_t *table,
                                       const uint8_t *key,
                                       size_t key_len);
 
 /**
- * Stores the number of entries in `*out_len`.
+ * Removes `key` and hands its value to the caller: a new buffer in
+ * `*out_value` with its length in `*out_len`, owned by the caller and freed
+ * with `ferrets_bytes_free(*out_value, *out_len)`. Returns
+ * `FERRETS_ERR_NOT_FOUND` (outputs untouched, table unchanged) when the key
+ * is absent. Of concurrent takes of one key, exactly one gets the value.
+ * `key` is borrowed for the call. Thread-safe.
  */
-ferrets_status_t ferrets_table_len(const ferrets_table_t *table, size_t *out_len);
+ferrets_status_t ferrets_table_take(const ferrets_table_t *table,
+                                    const uint8_t *key,
+                                    size_t key_len,
+                                    uint8_t **out_value,
+                                    size_t *out_len);
 
 /**
  * Atomically adds `delta` to the counter under `key` (wrapping on
  * overflow), starting from `initial` when the key is absent, and stores the
  * new value in `*out_value`. Counters are stored as 8-byte little-endian
  * integers; a key holding any other value gives `FERRETS_ERR_NOT_A_COUNTER`
- * and is left unchanged.
+ * and is left unchanged. `key` is borrowed for the call. Thread-safe: no
+ * increment is lost under concurrent adds.
  */
 ferrets_status_t ferrets_table_counter_add(const ferrets_table_t *table,
                                            const uint8_t *key,
@@ -617,6 +855,24 @@ ferrets_status_t ferrets_table_counter_add(const ferrets_table_t *table,
                                            int64_t delta,
                                            int64_t initial,
                                            int64_t *out_value);
+
+/**
+ * Stores the number of entries in `*out_len`. Thread-safe; under concurrent
+ * writes the count is a moment's snapshot.
+ */
+ferrets_status_t ferrets_table_len(const ferrets_table_t *table, size_t *out_len);
+
+/**
+ * Removes every entry. Thread-safe; entries written concurrently with the
+ * clear may or may not survive it.
+ */
+ferrets_status_t ferrets_table_clear(const ferrets_table_t *table);
+
+/**
+ * Stores in `*out_bytes` the heap memory the table uses: its structure plus
+ * every stored key and value. Thread-safe.
+ */
+ferrets_status_t ferrets_table_memory_bytes(const ferrets_table_t *table, size_t *out_bytes);
 
 /**
  * The version of the linked library as a static NUL-terminated string such

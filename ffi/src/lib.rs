@@ -9,15 +9,22 @@
 //! its C doc, which cbindgen copies into `include/ferrets.h`.
 #![allow(clippy::missing_safety_doc)]
 
+mod args;
 mod bytes;
+mod cursor;
 mod guard;
+mod named;
+mod options;
 mod pool;
 mod status;
 mod table;
 mod version;
 
 pub use bytes::ferrets_bytes_free;
+pub use cursor::*;
 pub use guard::ferrets_last_error_message;
+pub use named::*;
+pub use options::*;
 pub use pool::*;
 pub use status::ferrets_status_t;
 pub use table::*;

@@ -22,6 +22,8 @@ pub enum ferrets_status_t {
     FERRETS_ERR_BUFFER_TOO_SMALL = 6,
     /// An internal error was caught before it could cross into C (a bug: please report it).
     FERRETS_ERR_PANIC = 7,
+    /// No table with that name is open (`ferrets_table_open_named`).
+    FERRETS_ERR_NAME_NOT_FOUND = 8,
     /// The pool's queue is full: the job was not accepted (retry later or shed load).
     FERRETS_ERR_OVERLOADED = 9,
     /// The pool is shutting down: the job was not accepted.
