@@ -229,6 +229,24 @@ impl Table {
     }
 }
 
+/// Tables with more entries than this are freed on a helper thread, so the
+/// last `del` does not hold the GIL while millions of entries are freed.
+const FREE_IN_BACKGROUND_ABOVE: usize = 1 << 16;
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.shared) == 1 && self.map().len() > FREE_IN_BACKGROUND_ABOVE {
+            // The clone becomes the last reference once `self` is gone; the
+            // shared state is plain Rust data, so any thread may free it.
+            let last = Arc::clone(&self.shared);
+            let spawned = std::thread::Builder::new().name("ferrets-free".into()).spawn(move || drop(last));
+            // If no thread can be started, `last` was dropped by the failed
+            // spawn and `self` frees the table here instead.
+            let _ = spawned;
+        }
+    }
+}
+
 fn not_an_int(value: &[u8]) -> PyErr {
     PyTypeError::new_err(format!(
         "incr() needs an int value, but the stored value is a '{}'",

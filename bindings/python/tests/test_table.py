@@ -377,3 +377,13 @@ def test_version_comes_from_the_workspace_crate_version() -> None:
     workspace = Path(__file__).resolve().parents[3] / "Cargo.toml"
     version = tomllib.loads(workspace.read_text())["workspace"]["package"]["version"]
     assert ferrets.__version__ == version
+
+
+def test_dropping_a_large_table_frees_it_in_the_background() -> None:
+    t = ferrets.Table()
+    t.update((i, i) for i in range(70_000))
+    it = iter(t)
+    u = t.copy()
+    del t  # the last handle of a large table: freed on a helper thread
+    assert sum(1 for _ in it) == 70_000
+    assert len(u) == 70_000 and u[69_999] == 69_999
