@@ -80,8 +80,8 @@ impl<K, V> Partition<K, V> {
         self.stats.len.fetch_add(d, Ordering::Relaxed) + d
     }
 
-    fn add_bytes(&self, d: usize) {
-        self.stats.bytes.fetch_add(d as isize, Ordering::Relaxed);
+    fn add_bytes_signed(&self, d: isize) {
+        self.stats.bytes.fetch_add(d, Ordering::Relaxed);
     }
 
     fn sub_bytes(&self, d: usize) {
@@ -423,14 +423,19 @@ where
                 spare = Some(v);
                 continue;
             }
-            part.add_bytes(bytes);
+            let mut delta = bytes as isize;
             if word & PTR != 0 {
                 let ptr = (word & PTR) as *mut Entry<K, V>;
                 // SAFETY: our CAS unlinked the old entry; we alone retire it.
                 let e = unsafe { &*ptr };
-                part.sub_bytes(entry_bytes(&e.key, &e.value));
+                delta -= entry_bytes(&e.key, &e.value) as isize;
                 // SAFETY: as above.
                 unsafe { self.garbage.retire(&guard, ptr) };
+            }
+            // Same-size replacements (counters, fixed-size values) skip the
+            // shared counter altogether.
+            if delta != 0 {
+                part.add_bytes_signed(delta);
             }
             if old.is_none() {
                 let len = part.add_len(1);
