@@ -64,8 +64,10 @@ defmodule Ferrets.Async do
   def tab2list(tab, opts \\ []), do: submit(opts, &Ferrets.Native.async_tab2list(&1, &2, tab, &3))
 
   @doc "A native fold over `tab`: `:count`, or `{:sum, pos}` of element `pos`."
-  @spec reduce(Ferrets.tab(), :count | {:sum, pos_integer()}, opts()) :: {:ok, t()} | {:error, atom()}
-  def reduce(tab, op, opts \\ []), do: submit(opts, &Ferrets.Native.async_reduce(&1, &2, tab, op, &3))
+  @spec reduce(Ferrets.tab(), :count | {:sum, pos_integer()}, opts()) ::
+          {:ok, t()} | {:error, atom()}
+  def reduce(tab, op, opts \\ []),
+    do: submit(opts, &Ferrets.Native.async_reduce(&1, &2, tab, op, &3))
 
   @doc "Removes every object of `tab`."
   @spec delete_all_objects(Ferrets.tab(), opts()) :: {:ok, t()} | {:error, atom()}
