@@ -12,6 +12,7 @@
 mod atoms;
 mod blob;
 mod cells;
+mod code;
 mod codec;
 mod counters;
 mod info;
@@ -22,10 +23,7 @@ mod objects;
 mod ops;
 mod options;
 mod owner;
-mod pool; // offload pool: Ferrets.Pool / Ferrets.Async (issue 5)
 mod raw;
-mod snapshot; // snapshot file format (issue 5)
 mod table;
-mod tabjobs; // table jobs on the pool (issue 5)
 
 rustler::init!("Elixir.Ferrets.Native");
