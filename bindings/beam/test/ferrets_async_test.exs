@@ -65,6 +65,21 @@ defmodule FerretsAsyncTest do
     assert Enum.sort(:ferrets.tab2list(tab2)) == Enum.sort(:ferrets.tab2list(tab))
   end
 
+  test "snapshot of a bag keeps each key's objects and their order", %{pool: p, dir: dir} do
+    for type <- [:bag, :duplicate_bag] do
+      tab = :ferrets.new(:b, [type, :public])
+      for v <- [3, 1, 2, 1], do: :ferrets.insert(tab, {:k, v})
+      :ferrets.insert(tab, {:other, :x})
+      path = Path.join(dir, "#{type}.snap")
+      {:ok, n} = Snapshot.save(tab, path, pool: p)
+      assert n == :ferrets.info(tab, :size)
+      tab2 = :ferrets.new(:b2, [type, :public])
+      assert Snapshot.load(tab2, path, pool: p) == {:ok, n}
+      assert :ferrets.lookup(tab2, :k) == :ferrets.lookup(tab, :k)
+      assert :ferrets.lookup(tab2, :other) == [{:other, :x}]
+    end
+  end
+
   test "corrupt, truncated and missing snapshots are refused whole", %{pool: p, dir: dir} do
     tab = filled(100)
     path = Path.join(dir, "t.snap")

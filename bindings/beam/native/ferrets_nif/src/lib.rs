@@ -12,7 +12,6 @@
 mod atoms;
 mod blob;
 mod cells;
-mod code;
 mod codec;
 mod counters;
 mod info;
@@ -23,7 +22,10 @@ mod objects;
 mod ops;
 mod options;
 mod owner;
+mod pool; // offload pool: Ferrets.Pool / Ferrets.Async (issue 5)
 mod raw;
+mod snapshot; // snapshot file format (issue 5)
 mod table;
+mod tabjobs; // table jobs on the pool (issue 5)
 
 rustler::init!("Elixir.Ferrets.Native");

@@ -7,17 +7,16 @@ use std::mem::size_of;
 use ferrets_core::HeapSize;
 use rustler::sys::{enif_get_tuple, ErlNifEnv, ErlNifTerm};
 
-use crate::blob::{Blob, Blobs};
+use crate::blob::Blob;
 use crate::cells::Cells;
-use crate::code::Code;
 use crate::codec;
 use crate::key::Key;
 
 /// One stored tuple: its [`codec`] bytes, the big binaries it shares, and
 /// (once `update_counter` touched it) its integer elements as [`Cells`].
 pub struct Obj {
-    code: Code,
-    blobs: Blobs,
+    code: Key,
+    blobs: Box<[Blob]>,
     cells: Option<Box<Cells>>,
 }
 
@@ -34,13 +33,8 @@ impl Clone for Obj {
 impl Obj {
     /// Builds the stored tuple as a term in `env`.
     pub fn to_term(&self, env: *mut ErlNifEnv) -> ErlNifTerm {
-        self.code.with(|code| self.term_of(env, code))
-    }
-
-    fn term_of(&self, env: *mut ErlNifEnv, code: &[u8]) -> ErlNifTerm {
-        let Some(cells) = &self.cells else {
-            return codec::decode(env, code, self.blobs.as_slice()).0;
-        };
+        let Some(cells) = &self.cells else { return codec::decode(env, self.code.bytes(), &self.blobs).0 };
+        let code = self.code.bytes();
         let n = codec::tuple_arity(code);
         let mut elems = Vec::with_capacity(n);
         let mut at = 5;
@@ -49,7 +43,7 @@ impl Obj {
             elems.push(match cells.get(pos) {
                 // SAFETY: `env` is a live environment.
                 Some(v) => unsafe { rustler::sys::enif_make_int64(env, v) },
-                None => codec::decode(env, &code[at..at + len], self.blobs.as_slice()).0,
+                None => codec::decode(env, &code[at..at + len], &self.blobs).0,
             });
             at += len;
         }
@@ -59,28 +53,13 @@ impl Obj {
 
     /// The term at 1-based position `pos` of the tuple, built in `env`.
     pub fn element(&self, env: *mut ErlNifEnv, pos: usize) -> Option<ErlNifTerm> {
-        self.code.with(|code| {
-            let range = codec::tuple_element(code, pos)?;
-            if let Some(v) = self.cells.as_ref().and_then(|c| c.get(pos)) {
-                // SAFETY: `env` is a live environment.
-                return Some(unsafe { rustler::sys::enif_make_int64(env, v) });
-            }
-            Some(codec::decode(env, &code[range], self.blobs.as_slice()).0)
-        })
-    }
-
-    /// Rewrites this object in place with `new` (same key) when both are
-    /// short plain objects (see [`Code`]); `false` if the caller must
-    /// replace the entry instead.
-    #[inline]
-    pub fn overwrite(&self, new: &Obj) -> bool {
-        if self.cells.is_some() || !matches!(self.blobs, Blobs::None) || !matches!(new.blobs, Blobs::None) {
-            return false;
+        let code = self.code.bytes();
+        let range = codec::tuple_element(code, pos)?;
+        if let Some(v) = self.cells.as_ref().and_then(|c| c.get(pos)) {
+            // SAFETY: `env` is a live environment.
+            return Some(unsafe { rustler::sys::enif_make_int64(env, v) });
         }
-        match &new.code {
-            Code::Inline(_) => new.code.with(|bytes| self.code.overwrite(bytes)),
-            Code::Heap(_) => false,
-        }
+        Some(codec::decode(env, &code[range], &self.blobs[..]).0)
     }
 
     /// Adds `incr` in place at `pos` (see [`Cells`]); `None` when the
@@ -92,50 +71,47 @@ impl Obj {
 
     /// The object's bytes with its final values, for a writer about to
     /// replace it based on them: seals its cells first.
-    pub fn sealed_code(&self) -> Vec<u8> {
-        self.seal();
-        self.current_code()
-    }
-
-    /// A copy of the object's bytes with its current counter values.
-    fn current_code(&self) -> Vec<u8> {
-        let mut code = self.code.with(<[u8]>::to_vec);
-        if let Some(c) = &self.cells {
-            c.write_into(&mut code);
+    pub fn sealed_code(&self) -> std::borrow::Cow<'_, [u8]> {
+        match &self.cells {
+            None => std::borrow::Cow::Borrowed(self.code.bytes()),
+            Some(c) => {
+                c.seal();
+                let mut code = self.code.bytes().to_vec();
+                c.write_into(&mut code);
+                std::borrow::Cow::Owned(code)
+            }
         }
-        code
     }
 
     /// Seals the object's counters (see [`Cells`]): call before replacing
     /// the object based on what [`Obj::element`] reads.
     pub fn seal(&self) {
-        self.code.seal();
         if let Some(c) = &self.cells {
             c.seal();
         }
     }
 
     /// An object whose integer elements (but the key) are in-place counters.
-    pub fn with_cells(code: &[u8], blobs: Blobs, keypos: usize) -> Self {
-        Obj { code: Code::new(code), blobs, cells: Cells::for_code(code, keypos) }
+    pub fn with_cells(code: &[u8], blobs: Box<[Blob]>, keypos: usize) -> Self {
+        Obj { code: Key::new(code), blobs, cells: Cells::for_code(code, keypos) }
     }
 
     /// The tuple's arity.
     pub fn arity(&self) -> usize {
-        self.code.with(codec::tuple_arity)
+        codec::tuple_arity(self.code.bytes())
     }
 
     /// The shared binaries the encoding refers to.
-    pub fn blobs(&self) -> &Blobs {
+    pub fn blobs(&self) -> &[Blob] {
         &self.blobs
     }
 
-    /// Whether the two objects are the same term (`=:=`). A writer that
-    /// replaces `self` based on the answer must [`Obj::seal`] it first.
+    /// Whether the two objects are the same term (`=:=`). Seals `self`'s
+    /// counters (the caller is about to replace it based on the answer).
     pub fn same(&self, other: &Obj) -> bool {
-        self.current_code() == other.current_code()
-            && self.blobs.as_slice().len() == other.blobs.as_slice().len()
-            && self.blobs.as_slice().iter().zip(other.blobs.as_slice()).all(|(a, b)| a.bytes() == b.bytes())
+        *self.sealed_code() == *other.sealed_code()
+            && self.blobs.len() == other.blobs.len()
+            && self.blobs.iter().zip(other.blobs.iter()).all(|(a, b)| a.bytes() == b.bytes())
     }
 }
 
@@ -143,7 +119,7 @@ impl HeapSize for Obj {
     fn heap_size(&self) -> usize {
         self.code.heap_size()
             + self.cells.as_ref().map_or(0, |c| c.heap_size())
-            + self.blobs.as_slice().iter().map(|b| size_of::<Blob>() + b.bytes().len()).sum::<usize>()
+            + self.blobs.iter().map(|b| size_of::<Blob>() + b.bytes().len()).sum::<usize>()
     }
 }
 
@@ -241,7 +217,7 @@ pub fn encode_object(env: *mut ErlNifEnv, term: ErlNifTerm, keypos: usize) -> Re
             }
         }
         let key = if key_blobs { key_of(env, elems[keypos - 1])? } else { Key::new(&buf[key_range]) };
-        let obj = Obj { code: Code::new(buf), blobs: Blobs::from_vec(blobs), cells: None };
+        let obj = Obj { code: Key::new(buf), blobs: blobs.into_boxed_slice(), cells: None };
         Ok((key, obj))
     })
 }
@@ -251,6 +227,6 @@ pub fn encode_term(env: *mut ErlNifEnv, term: ErlNifTerm) -> Result<Obj, ()> {
     with_scratch(|buf| {
         let mut blobs = Vec::new();
         codec::encode(env, term, buf, &mut Some(&mut blobs))?;
-        Ok(Obj { code: Code::new(buf), blobs: Blobs::from_vec(blobs), cells: None })
+        Ok(Obj { code: Key::new(buf), blobs: blobs.into_boxed_slice(), cells: None })
     })
 }

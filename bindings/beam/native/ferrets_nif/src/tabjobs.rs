@@ -57,7 +57,9 @@ fn encode(t: &TableResource, env: *mut ErlNifEnv, term: ErlNifTerm) -> Result<(K
 }
 
 /// Stores encoded objects with `insert/2`'s semantics for the table type.
-fn put_all(t: &TableResource, all: Vec<(Key, Obj)>) {
+/// `in_order` stores a `bag` list first to last (a snapshot keeps each
+/// key's object order); otherwise last to first, as ETS's `insert/2` does.
+fn put_all(t: &TableResource, all: Vec<(Key, Obj)>, in_order: bool) {
     let put = |key: Key, obj: Obj| match t.kind {
         Kind::Set => {
             t.table.insert(key, Entry::One(obj));
@@ -76,8 +78,7 @@ fn put_all(t: &TableResource, all: Vec<(Key, Obj)>) {
             t.add_extra(added);
         }
     };
-    // ETS stores a `bag` list last to first; match it like `insert/2` does.
-    if t.kind == Kind::Bag {
+    if t.kind == Kind::Bag && !in_order {
         all.into_iter().rev().for_each(|(k, o)| put(k, o));
     } else {
         all.into_iter().for_each(|(k, o)| put(k, o));
@@ -201,7 +202,7 @@ fn insert_job(t: &TableResource, objects: SavedTerm, ctx: &Ctx) -> SavedTerm {
         let all: Result<Vec<_>, ()> = list.iter().map(|o| encode(t, env.as_c_arg(), o.as_c_arg())).collect();
         match all {
             Ok(all) => {
-                put_all(t, all);
+                put_all(t, all, false);
                 ok_tuple(env, true)
             }
             Err(()) => error_tuple(env, atoms::badarg()),
@@ -273,7 +274,7 @@ fn load_job(t: &TableResource, path: PathBuf, tok: &CancelToken, ctx: &Ctx) -> R
         }
         tok.check().map_err(|e| SnapError::Interrupted(e.to_string()))?;
         let n = all.len() as u64;
-        put_all(t, all);
+        put_all(t, all, true);
         Ok(n)
     })();
     match r {
