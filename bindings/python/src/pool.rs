@@ -2,6 +2,7 @@
 //! returns a `concurrent.futures.Future` or raises `ferrets.Overloaded` at
 //! once; `submit_async` returns an asyncio future.
 
+use std::cell::Cell;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,33 @@ fn deadline(timeout: Option<Duration>) -> SubmitOptions {
     SubmitOptions { deadline: timeout.and_then(|t| Instant::now().checked_add(t)) }
 }
 
+thread_local! {
+    /// Whether this worker thread keeps a Python thread state between jobs.
+    static KEEPS_THREAD_STATE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Gives the current worker thread a Python thread state that outlives each
+/// job (left attached-count 1, GIL released), so attaching per job only takes
+/// the GIL instead of creating and destroying a thread state every time.
+fn keep_thread_state() {
+    if KEEPS_THREAD_STATE.with(|k| k.replace(true)) {
+        return;
+    }
+    // SAFETY: Py_IsInitialized may be called at any time.
+    if unsafe { pyo3::ffi::Py_IsInitialized() } == 0 {
+        return;
+    }
+    // SAFETY: the interpreter is initialized and this worker thread is not
+    // attached (jobs attach only inside the body, after this returns).
+    // PyGILState_Ensure creates this thread's state and takes the GIL;
+    // PyEval_SaveThread releases the GIL and keeps the state, which later
+    // PyGILState_Ensure calls then reuse.
+    unsafe {
+        let _ = pyo3::ffi::PyGILState_Ensure();
+        let _ = pyo3::ffi::PyEval_SaveThread();
+    }
+}
+
 /// The job run on a worker: marks the future running (or finds it
 /// cancelled), calls `func(*args, **kwargs)` attached to the interpreter and
 /// settles the future with its result or exception.
@@ -66,6 +94,7 @@ fn job(
     fut: Py<PyAny>,
 ) -> impl FnOnce(&CancelToken) -> Result<(), String> + Send + 'static {
     move |token| {
+        keep_thread_state();
         Python::try_attach(move |py| {
             let fut = fut.into_bound(py);
             let running = fut
