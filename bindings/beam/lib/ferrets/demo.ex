@@ -335,7 +335,7 @@ defmodule Ferrets.Demo do
 
   defp blocking_cell(design, slow, opts) do
     counters = :counters.new(7, [:write_concurrency])
-    {:ok, server} = Blocking.start(design, opts.op_ms, {counters, @done})
+    {:ok, server} = Blocking.start(design, opts.op_ms, opts.timeout_ms, {counters, @done})
     fast_hist = Stats.new()
     slow_hist = Stats.new()
     parent = self()

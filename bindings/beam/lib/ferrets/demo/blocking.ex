@@ -1,7 +1,7 @@
 defmodule Ferrets.Demo.Blocking do
   @moduledoc """
   The demo's second section: a server whose `:slow` calls do a 50 ms
-  blocking operation against a backend that serves #{16} requests at a time
+  blocking operation against a backend that serves 16 requests at a time
   (think: a database behind a pool of 16 connections), while `:fast` calls
   just reply. Three designs:
 
@@ -11,7 +11,9 @@ defmodule Ferrets.Demo.Blocking do
     replying from `handle_info/2`. Nothing bounds the number of tasks: under
     overload they pile up waiting for a backend connection.
   - `:ferrets`: the operation runs on a `Ferrets.Pool` of 16 workers with a
-    bounded queue; a full queue answers `{:error, :overloaded}` at once.
+    bounded queue; a full queue answers `{:error, :overloaded}` at once, and
+    each job's deadline is its caller's timeout, so no work starts for a
+    caller who has given up.
   """
   use GenServer
 
@@ -31,9 +33,10 @@ defmodule Ferrets.Demo.Blocking do
 
   @doc """
   Starts a server of `design` whose slow calls block for `op_ms`; it adds 1
-  to slot `slot` of `counters` per completed slow operation.
+  to slot `slot` of `counters` per completed slow operation. Callers use
+  `call_timeout` ms (the ferrets design uses it as the job deadline).
   """
-  def start(design, op_ms, {counters, slot}) do
+  def start(design, op_ms, call_timeout, {counters, slot}) do
     extra =
       case design do
         :inline ->
@@ -50,7 +53,14 @@ defmodule Ferrets.Demo.Blocking do
           %{pool: pool}
       end
 
-    base = %{design: design, op_ms: op_ms, pending: %{}, done: {counters, slot}}
+    base = %{
+      design: design,
+      op_ms: op_ms,
+      call_timeout: call_timeout,
+      pending: %{},
+      done: {counters, slot}
+    }
+
     GenServer.start(__MODULE__, Map.merge(extra, base))
   end
 
@@ -97,7 +107,9 @@ defmodule Ferrets.Demo.Blocking do
   end
 
   def handle_call(:slow, from, %{design: :ferrets} = state) do
-    case Ferrets.Pool.run(state.pool, {:sleep_ms, state.op_ms}) do
+    # The job's deadline is the caller's timeout: work for a caller who gave
+    # up is never started (and a running one is told to stop).
+    case Ferrets.Pool.run(state.pool, {:sleep_ms, state.op_ms}, timeout: state.call_timeout) do
       {:ok, task} -> {:noreply, put_in(state.pending[task.ref], from)}
       {:error, reason} -> {:reply, {:error, reason}, state}
     end
