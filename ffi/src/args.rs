@@ -17,10 +17,16 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, name: &str) -> Result
         return if len == 0 { Ok(&[]) } else { Err(Error::null(name)) };
     }
     if len > isize::MAX as usize {
-        return Err(Error::new(FERRETS_ERR_INVALID_ARGUMENT, format!("`{name}_len` is too large")));
+        return Err(too_large(name));
     }
     // SAFETY: the caller guarantees `ptr` points to `len` readable bytes.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+#[cold]
+#[inline(never)]
+fn too_large(name: &str) -> Error {
+    Error::new(FERRETS_ERR_INVALID_ARGUMENT, format!("`{name}_len` is too large"))
 }
 
 /// The handle behind `t`, or a NULL-argument error.

@@ -1,5 +1,6 @@
 //! The boundary guard: panics become statuses, errors become a thread-local message.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,10 +18,13 @@ pub(crate) struct Error {
 }
 
 impl Error {
+    #[cold]
     pub(crate) fn new(status: ferrets_status_t, message: impl Into<String>) -> Self {
         Self { status, message: message.into() }
     }
 
+    #[cold]
+    #[inline(never)]
     pub(crate) fn null(arg: &str) -> Self {
         Self::new(ferrets_status_t::FERRETS_ERR_NULL_ARGUMENT, format!("argument `{arg}` must not be NULL"))
     }
@@ -32,23 +36,35 @@ fn set_last_error(message: String) {
 
 /// Runs `body`; returns `FERRETS_OK` or the error's status, recording its
 /// message. A panic is caught and reported as `FERRETS_ERR_PANIC`.
+///
+/// Inlined into every `extern "C"` function so the success path costs no
+/// extra call; the error paths live in cold, out-of-line functions.
+#[inline(always)]
 pub(crate) fn guard(body: impl FnOnce() -> Result<(), Error>) -> ferrets_status_t {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => ferrets_status_t::FERRETS_OK,
-        Ok(Err(e)) => {
-            set_last_error(e.message);
-            e.status
-        }
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            set_last_error(format!("internal error (caught panic): {what}"));
-            ferrets_status_t::FERRETS_ERR_PANIC
-        }
+        Ok(Err(e)) => failed(e),
+        Err(payload) => panicked(payload),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn failed(e: Error) -> ferrets_status_t {
+    set_last_error(e.message);
+    e.status
+}
+
+#[cold]
+#[inline(never)]
+fn panicked(payload: Box<dyn Any + Send>) -> ferrets_status_t {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    set_last_error(format!("internal error (caught panic): {what}"));
+    ferrets_status_t::FERRETS_ERR_PANIC
 }
 
 /// Copies the calling thread's last error message into `buf` as a

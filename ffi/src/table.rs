@@ -31,6 +31,8 @@ impl Drop for ferrets_table_t {
     }
 }
 
+#[cold]
+#[inline(never)]
 fn not_found() -> Error {
     Error::new(FERRETS_ERR_NOT_FOUND, "key not found")
 }
