@@ -17,6 +17,14 @@ defmodule FerretsPoolTest do
     assert Pool.metrics(p).completed == 2
   end
 
+  test "the default pool is started once and shared" do
+    p = Pool.default()
+    assert Pool.default() == p
+    {:ok, t} = Pool.run(p, {:echo, :hi})
+    assert Async.await(t) == {:ok, :hi}
+    assert Pool.metrics(p).workers == System.schedulers_online()
+  end
+
   test "bad arguments raise, bad config is an error tuple" do
     p = pool(1, 1)
     assert_raise ArgumentError, fn -> Pool.run(p, {:nope, 1}) end
