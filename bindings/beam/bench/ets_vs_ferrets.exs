@@ -4,11 +4,13 @@
 #
 # Both tables: `set, public, read_concurrency, write_concurrency: auto`,
 # 100k prefilled integer keys. Each row runs with 1 then 2 schedulers online
-# (one worker process per scheduler, each over its own slice of the keys),
-# ETS and ferrets rounds interleaved; the report gives ns per operation
-# (wall time / operations) as min and median over the rounds, and the ratio
-# ETS / ferrets of the medians (> 1.0 means ferrets is faster).
-# FERRETS_BENCH_ROUNDS (default 7) sets the number of rounds.
+# (one worker process per scheduler, each over its own slice of the keys).
+# ETS and ferrets alternate every 10k operations (see Bench.row/5), so both
+# see the same machine load; the report gives ns per operation (wall time /
+# operations) as min and median over the chunks, and the median of the
+# per-chunk ratios ETS time / ferrets time (> 1.0 means ferrets is faster).
+# FERRETS_BENCH_ROUNDS (default 3) sets the passes over the 100k keys;
+# FERRETS_BENCH_ONLY=insert runs only the rows whose label starts so.
 
 defmodule Bench.Loops do
   @moduledoc false
@@ -37,7 +39,7 @@ defmodule Bench do
   @n 100_000
   @opts [:set, :public, {:read_concurrency, true}, {:write_concurrency, :auto}]
 
-  def rounds, do: String.to_integer(System.get_env("FERRETS_BENCH_ROUNDS", "7"))
+  def rounds, do: String.to_integer(System.get_env("FERRETS_BENCH_ROUNDS", "3"))
 
   def table(mod, value_fun) do
     t = mod.new(:bench, @opts)
@@ -74,23 +76,28 @@ defmodule Bench do
 
   def median(xs), do: Enum.at(Enum.sort(xs), div(length(xs), 2))
 
-  # One row: `op` over `ops` (a list or per-worker lists) on tables made by `setup`.
+  # One row: `op` over `ops` on tables made by `setup`. The ops are cut in
+  # chunks of @chunk; every chunk runs on ETS then at once on ferrets (in
+  # `workers` processes), so both sides of a pair see the same machine load.
+  # ns/op: min and median over all chunks; ratio: median of the per-pair
+  # ratios ETS time / ferrets time.
+  @chunk 10_000
   def row(label, workers, setup, op, ops) do
     ets_t = setup.(:ets)
     fer_t = setup.(:ferrets)
-    slices = slices(ops, workers)
-    total = length(ops)
+    chunks = Enum.chunk_every(ops, @chunk) |> Enum.map(&{&1, slices(&1, workers)})
 
-    {e, f} =
-      Enum.reduce(1..rounds(), {[], []}, fn _, {e, f} ->
-        te = timed(slices, &apply(Bench.Ets, op, [&1, ets_t]))
-        tf = timed(slices, &apply(Bench.Ferrets, op, [&1, fer_t]))
-        {[te / total | e], [tf / total | f]}
-      end)
+    pairs =
+      for _ <- 1..rounds(), {chunk, slices} <- chunks do
+        te = timed(slices, &apply(Bench.Ets, op, [&1, ets_t])) / length(chunk)
+        tf = timed(slices, &apply(Bench.Ferrets, op, [&1, fer_t])) / length(chunk)
+        {te, tf}
+      end
 
     :ets.delete(ets_t)
     :ferrets.delete(fer_t)
-    ratio = median(e) / median(f)
+    {e, f} = Enum.unzip(pairs)
+    ratio = median(Enum.map(pairs, fn {te, tf} -> te / tf end))
 
     IO.puts(
       :io_lib.format("~-28s ~2w  ets ~7.1f / ~7.1f   ferrets ~7.1f / ~7.1f   ~5.2fx", [
@@ -114,18 +121,24 @@ defmodule Bench do
     IO.puts("#{System.version()} / OTP #{System.otp_release()}, #{:erlang.system_info(:logical_processors_available)} cores, #{rounds()} rounds")
     IO.puts("row                        sch  ns/op min / median                            ratio (ets/ferrets)")
 
+    only = System.get_env("FERRETS_BENCH_ONLY")
+
+    rows = fn s ->
+      [
+        {"lookup", s, ints, :lookup, keys},
+        {"insert", s, ints, :insert, keys},
+        {"update_counter", s, counters, :update_counter, keys},
+        {"member", s, ints, :member, keys},
+        {"90/10 lookup/insert, 8 procs", 8, ints, :mixed, mixed},
+        {"lookup 1 KB binary value", s, bins, :lookup, keys},
+        {"lookup 4-key map value", s, maps, :lookup, keys}
+      ]
+      |> Enum.filter(fn {label, _, _, _, _} -> only == nil or String.starts_with?(label, only) end)
+    end
+
     for s <- [1, 2] do
       :erlang.system_flag(:schedulers_online, s)
-
-      [
-        row("lookup", s, ints, :lookup, keys),
-        row("insert", s, ints, :insert, keys),
-        row("update_counter", s, counters, :update_counter, keys),
-        row("member", s, ints, :member, keys),
-        row("90/10 lookup/insert, 8 procs", 8, ints, :mixed, mixed),
-        row("lookup 1 KB binary value", s, bins, :lookup, keys),
-        row("lookup 4-key map value", s, maps, :lookup, keys)
-      ]
+      for {label, w, setup, op, ops} <- rows.(s), do: row(label, w, setup, op, ops)
     end
   end
 end

@@ -14,7 +14,7 @@ defmodule FerretsDifferentialTest do
   defp rand_key do
     Enum.random([
       fn -> :rand.uniform(6) - 3 end,
-      fn -> Enum.random([1.0, 2.5, -3.0]) end,
+      fn -> Enum.random([1.0, 2.5, -3.0, 0.0, -0.0]) end,
       fn -> Enum.random([:a, :b, :c, nil, true]) end,
       fn -> Enum.random(["", "k", "key", big()]) end,
       fn -> {Enum.random([:t, 1]), :rand.uniform(2)} end,

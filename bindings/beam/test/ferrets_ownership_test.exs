@@ -165,8 +165,13 @@ defmodule FerretsOwnershipTest do
     for chunk <- Enum.chunk_every(1..n, 10_000), do: :ferrets.insert(t, Enum.map(chunk, &{&1, &1}))
     assert :ferrets.info(t, :size) == n
 
-    # A ticker measures the longest gap between its wake-ups while the big
-    # calls run; a blocked normal scheduler would show up as a long gap.
+    # The normal-scheduler NIFs refuse whole-table work on a big table...
+    assert Ferrets.Native.tab2list(t) == :too_big
+    assert Ferrets.Native.first(t) == :too_big
+    assert Ferrets.Native.delete_all_objects(t) == :too_big
+
+    # ...and the public calls run them dirty: a ticker measures the longest
+    # gap between its wake-ups meanwhile (loose bound: shared CI machines).
     parent = self()
     ticker = spawn(fn -> tick(parent, System.monotonic_time(:millisecond), 0) end)
     assert length(:ferrets.tab2list(t)) == n
@@ -176,7 +181,7 @@ defmodule FerretsOwnershipTest do
     send(ticker, :stop)
     assert_receive {:max_gap, gap}, 5_000
     assert :ferrets.info(t, :size) == 0
-    assert gap < 200, "a scheduler was blocked for #{gap} ms"
+    assert gap < 500, "a scheduler was blocked for #{gap} ms"
   end
 
   defp tick(parent, last, max_gap) do

@@ -60,3 +60,37 @@ impl Blob {
         unsafe { enif_make_resource_binary(env, self.0.as_c_arg(), bytes.as_ptr().cast(), bytes.len()) }
     }
 }
+
+/// The blobs of one object, without a separate allocation for the usual
+/// zero or one.
+#[derive(Clone, Default)]
+pub enum Blobs {
+    /// No big binaries.
+    #[default]
+    None,
+    /// One big binary.
+    One(Blob),
+    /// Several, in encoding order.
+    Many(Box<[Blob]>),
+}
+
+impl Blobs {
+    /// The blobs of `v`, in order.
+    pub fn from_vec(mut v: Vec<Blob>) -> Self {
+        match v.len() {
+            0 => Blobs::None,
+            1 => v.pop().map_or(Blobs::None, Blobs::One),
+            _ => Blobs::Many(v.into_boxed_slice()),
+        }
+    }
+
+    /// The blobs, in encoding order.
+    #[inline]
+    pub fn as_slice(&self) -> &[Blob] {
+        match self {
+            Blobs::None => &[],
+            Blobs::One(b) => std::slice::from_ref(b),
+            Blobs::Many(v) => v,
+        }
+    }
+}

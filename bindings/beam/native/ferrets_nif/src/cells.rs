@@ -20,29 +20,39 @@ use crate::codec;
 
 const SEALED: u32 = 1 << 31;
 
-/// The atomic integer elements of one object.
+/// Most counters one object keeps in place (more integer elements are
+/// updated by the general path).
+const MAX: usize = 6;
+
+/// The atomic integer elements of one object: one cache line, one allocation.
+#[repr(align(64))]
 pub struct Cells {
+    values: [AtomicI64; MAX],
     state: AtomicU32,
-    /// `(1-based tuple position, value)`, by position.
-    slots: Box<[(u32, AtomicI64)]>,
+    /// 1-based tuple positions of `values[..len]`.
+    positions: [u8; MAX],
+    len: u8,
 }
 
 impl Cells {
-    /// Cells for every `INT` element of the encoded tuple `code` except the key.
+    /// Cells for the first `INT` elements (up to 6, positions up to 255) of
+    /// the encoded tuple `code`, except the key.
     pub fn for_code(code: &[u8], keypos: usize) -> Option<Box<Cells>> {
         let arity = codec::tuple_arity(code);
-        let mut slots = Vec::new();
+        let mut cells =
+            Cells { values: Default::default(), state: AtomicU32::new(0), positions: [0; MAX], len: 0 };
         let mut at = 5;
-        for pos in 1..=arity {
+        for pos in 1..=arity.min(255) {
             let len = codec::skip(&code[at..]);
-            if pos != keypos && code[at] == codec::INT {
+            if pos != keypos && code[at] == codec::INT && (cells.len as usize) < MAX {
                 let v = i64::from_le_bytes(code[at + 1..at + 9].try_into().ok()?);
-                slots.push((pos as u32, AtomicI64::new(v)));
+                cells.values[cells.len as usize] = AtomicI64::new(v);
+                cells.positions[cells.len as usize] = pos as u8;
+                cells.len += 1;
             }
             at += len;
         }
-        (!slots.is_empty())
-            .then(|| Box::new(Cells { state: AtomicU32::new(0), slots: slots.into_boxed_slice() }))
+        (cells.len > 0).then(|| Box::new(cells))
     }
 
     /// The current value at `pos`, if it is a cell.
@@ -51,8 +61,14 @@ impl Cells {
         self.slot(pos).map(|c| c.load(Ordering::Acquire))
     }
 
+    #[inline]
     fn slot(&self, pos: usize) -> Option<&AtomicI64> {
-        self.slots.iter().find(|(p, _)| *p as usize == pos).map(|(_, c)| c)
+        let i = self.positions[..self.len as usize].iter().position(|&p| p as usize == pos)?;
+        Some(&self.values[i])
+    }
+
+    fn slots(&self) -> impl Iterator<Item = (usize, &AtomicI64)> {
+        self.positions[..self.len as usize].iter().map(|&p| p as usize).zip(self.values.iter())
     }
 
     /// Adds `incr` at `pos` unless sealed, absent, or overflowing `i64`;
@@ -87,8 +103,8 @@ impl Cells {
 
     /// Writes the current values into `code` (a copy of the object's bytes).
     pub fn write_into(&self, code: &mut [u8]) {
-        for (pos, cell) in self.slots.iter() {
-            if let Some(r) = codec::tuple_element(code, *pos as usize) {
+        for (pos, cell) in self.slots() {
+            if let Some(r) = codec::tuple_element(code, pos) {
                 code[r.start + 1..r.end].copy_from_slice(&cell.load(Ordering::Acquire).to_le_bytes());
             }
         }
@@ -96,12 +112,16 @@ impl Cells {
 
     /// Unsealed cells holding the current values.
     pub fn snapshot(&self) -> Box<Cells> {
-        let slots = self.slots.iter().map(|(p, c)| (*p, AtomicI64::new(c.load(Ordering::Acquire)))).collect();
-        Box::new(Cells { state: AtomicU32::new(0), slots })
+        Box::new(Cells {
+            values: std::array::from_fn(|i| AtomicI64::new(self.values[i].load(Ordering::Acquire))),
+            state: AtomicU32::new(0),
+            positions: self.positions,
+            len: self.len,
+        })
     }
 
     /// Heap bytes.
     pub fn heap_size(&self) -> usize {
-        size_of::<Cells>() + self.slots.len() * size_of::<(u32, AtomicI64)>()
+        size_of::<Cells>()
     }
 }

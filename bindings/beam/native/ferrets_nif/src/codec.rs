@@ -9,7 +9,7 @@
 //! |-----|---------|
 //! | `NIL` | - |
 //! | `INT` | `i64` little-endian |
-//! | `FLOAT` | `f64` bits little-endian |
+//! | `FLOAT` | `f64` bits little-endian (`-0.0` stored as `0.0`: equal under `=:=` on OTP 25) |
 //! | `ATOM` | the atom's term word (atoms are immediates that are never freed) |
 //! | `BIN` | `u32` length, bytes |
 //! | `BLOB` | `u32` index into the object's shared binaries (objects only) |
@@ -101,6 +101,10 @@ pub fn encode(
             ErlNifTermType::ERL_NIF_TERM_TYPE_FLOAT => {
                 let mut d = 0f64;
                 enif_get_double(env, term, &mut d);
+                // OTP 25: 0.0 =:= -0.0, so both are one key (and one bag object).
+                if d == 0.0 {
+                    d = 0.0;
+                }
                 out.push(FLOAT);
                 out.extend_from_slice(&d.to_bits().to_le_bytes());
                 Ok(())

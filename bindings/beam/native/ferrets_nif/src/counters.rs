@@ -181,7 +181,7 @@ fn update_counter_impl<'a>(
             };
             match apply_one(t.keypos, &base.sealed_code(), op) {
                 Some((code, n)) => Compute::Insert(
-                    Entry::One(Obj::with_cells(code.bytes(), base.blobs().into(), t.keypos)),
+                    Entry::One(Obj::with_cells(code.bytes(), base.blobs().clone(), t.keypos)),
                     Some(n),
                 ),
                 None => Compute::Keep(None),
@@ -197,7 +197,7 @@ fn update_counter_impl<'a>(
         };
         match apply(t.keypos, &base.sealed_code(), &ops) {
             Some((code, res)) => {
-                Compute::Insert(Entry::One(Obj::with_cells(&code, base.blobs().into(), t.keypos)), Some(res))
+                Compute::Insert(Entry::One(Obj::with_cells(&code, base.blobs().clone(), t.keypos)), Some(res))
             }
             None => Compute::Keep(None),
         }
@@ -256,8 +256,8 @@ fn update_element<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>, elems: Term<'a
     let r = t.table.compute(k, |old| {
         let Some(Entry::One(o)) = old else { return Compute::Keep(Ok(false)) };
         let Some(updates) = &updates else { return Compute::Keep(Err(())) };
-        let arity = o.arity();
         o.seal();
+        let arity = o.arity();
         if updates.iter().any(|&(p, _)| p > arity || p == t.keypos) {
             return Compute::Keep(Err(()));
         }

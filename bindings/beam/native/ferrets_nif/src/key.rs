@@ -9,7 +9,7 @@ use ferrets_core::HeapSize;
 
 /// Longest key kept inline (no allocation): small integers, atoms, short
 /// binaries and small tuples of those.
-const INLINE: usize = 30;
+pub const INLINE: usize = 30;
 
 /// The encoded bytes of a key. Hashes and compares exactly like the `[u8]`
 /// it borrows as, so lookups can probe with a borrowed scratch buffer.
@@ -51,6 +51,17 @@ impl Key {
     }
 }
 
+/// Looks `bytes` up through `f`, probing with an inline [`Key`] when short
+/// (cheaper equality than a byte slice) and with the slice otherwise.
+#[inline]
+pub fn probe<R>(bytes: &[u8], short: impl FnOnce(&Key) -> R, long: impl FnOnce(&[u8]) -> R) -> R {
+    if bytes.len() <= INLINE {
+        short(&Key::new(bytes))
+    } else {
+        long(bytes)
+    }
+}
+
 impl Borrow<[u8]> for Key {
     fn borrow(&self) -> &[u8] {
         self.bytes()
@@ -64,8 +75,13 @@ impl Hash for Key {
 }
 
 impl PartialEq for Key {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.bytes() == other.bytes()
+        match (self, other) {
+            // Whole fixed-size arrays (zero padded): compared inline, no memcmp call.
+            (Key::Inline(l1, b1), Key::Inline(l2, b2)) => l1 == l2 && b1 == b2,
+            _ => self.bytes() == other.bytes(),
+        }
     }
 }
 

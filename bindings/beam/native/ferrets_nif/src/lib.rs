@@ -12,6 +12,7 @@
 mod atoms;
 mod blob;
 mod cells;
+mod code;
 mod codec;
 mod counters;
 mod info;

@@ -7,16 +7,17 @@ use std::mem::size_of;
 use ferrets_core::HeapSize;
 use rustler::sys::{enif_get_tuple, ErlNifEnv, ErlNifTerm};
 
-use crate::blob::Blob;
+use crate::blob::{Blob, Blobs};
 use crate::cells::Cells;
+use crate::code::Code;
 use crate::codec;
 use crate::key::Key;
 
 /// One stored tuple: its [`codec`] bytes, the big binaries it shares, and
 /// (once `update_counter` touched it) its integer elements as [`Cells`].
 pub struct Obj {
-    code: Key,
-    blobs: Box<[Blob]>,
+    code: Code,
+    blobs: Blobs,
     cells: Option<Box<Cells>>,
 }
 
@@ -33,8 +34,13 @@ impl Clone for Obj {
 impl Obj {
     /// Builds the stored tuple as a term in `env`.
     pub fn to_term(&self, env: *mut ErlNifEnv) -> ErlNifTerm {
-        let Some(cells) = &self.cells else { return codec::decode(env, self.code.bytes(), &self.blobs).0 };
-        let code = self.code.bytes();
+        self.code.with(|code| self.term_of(env, code))
+    }
+
+    fn term_of(&self, env: *mut ErlNifEnv, code: &[u8]) -> ErlNifTerm {
+        let Some(cells) = &self.cells else {
+            return codec::decode(env, code, self.blobs.as_slice()).0;
+        };
         let n = codec::tuple_arity(code);
         let mut elems = Vec::with_capacity(n);
         let mut at = 5;
@@ -43,7 +49,7 @@ impl Obj {
             elems.push(match cells.get(pos) {
                 // SAFETY: `env` is a live environment.
                 Some(v) => unsafe { rustler::sys::enif_make_int64(env, v) },
-                None => codec::decode(env, &code[at..at + len], &self.blobs).0,
+                None => codec::decode(env, &code[at..at + len], self.blobs.as_slice()).0,
             });
             at += len;
         }
@@ -53,13 +59,28 @@ impl Obj {
 
     /// The term at 1-based position `pos` of the tuple, built in `env`.
     pub fn element(&self, env: *mut ErlNifEnv, pos: usize) -> Option<ErlNifTerm> {
-        let code = self.code.bytes();
-        let range = codec::tuple_element(code, pos)?;
-        if let Some(v) = self.cells.as_ref().and_then(|c| c.get(pos)) {
-            // SAFETY: `env` is a live environment.
-            return Some(unsafe { rustler::sys::enif_make_int64(env, v) });
+        self.code.with(|code| {
+            let range = codec::tuple_element(code, pos)?;
+            if let Some(v) = self.cells.as_ref().and_then(|c| c.get(pos)) {
+                // SAFETY: `env` is a live environment.
+                return Some(unsafe { rustler::sys::enif_make_int64(env, v) });
+            }
+            Some(codec::decode(env, &code[range], self.blobs.as_slice()).0)
+        })
+    }
+
+    /// Rewrites this object in place with `new` (same key) when both are
+    /// short plain objects (see [`Code`]); `false` if the caller must
+    /// replace the entry instead.
+    #[inline]
+    pub fn overwrite(&self, new: &Obj) -> bool {
+        if self.cells.is_some() || !matches!(self.blobs, Blobs::None) || !matches!(new.blobs, Blobs::None) {
+            return false;
         }
-        Some(codec::decode(env, &code[range], &self.blobs[..]).0)
+        match &new.code {
+            Code::Inline(_) => new.code.with(|bytes| self.code.overwrite(bytes)),
+            Code::Heap(_) => false,
+        }
     }
 
     /// Adds `incr` in place at `pos` (see [`Cells`]); `None` when the
@@ -71,47 +92,50 @@ impl Obj {
 
     /// The object's bytes with its final values, for a writer about to
     /// replace it based on them: seals its cells first.
-    pub fn sealed_code(&self) -> std::borrow::Cow<'_, [u8]> {
-        match &self.cells {
-            None => std::borrow::Cow::Borrowed(self.code.bytes()),
-            Some(c) => {
-                c.seal();
-                let mut code = self.code.bytes().to_vec();
-                c.write_into(&mut code);
-                std::borrow::Cow::Owned(code)
-            }
+    pub fn sealed_code(&self) -> Vec<u8> {
+        self.seal();
+        self.current_code()
+    }
+
+    /// A copy of the object's bytes with its current counter values.
+    fn current_code(&self) -> Vec<u8> {
+        let mut code = self.code.with(<[u8]>::to_vec);
+        if let Some(c) = &self.cells {
+            c.write_into(&mut code);
         }
+        code
     }
 
     /// Seals the object's counters (see [`Cells`]): call before replacing
     /// the object based on what [`Obj::element`] reads.
     pub fn seal(&self) {
+        self.code.seal();
         if let Some(c) = &self.cells {
             c.seal();
         }
     }
 
     /// An object whose integer elements (but the key) are in-place counters.
-    pub fn with_cells(code: &[u8], blobs: Box<[Blob]>, keypos: usize) -> Self {
-        Obj { code: Key::new(code), blobs, cells: Cells::for_code(code, keypos) }
+    pub fn with_cells(code: &[u8], blobs: Blobs, keypos: usize) -> Self {
+        Obj { code: Code::new(code), blobs, cells: Cells::for_code(code, keypos) }
     }
 
     /// The tuple's arity.
     pub fn arity(&self) -> usize {
-        codec::tuple_arity(self.code.bytes())
+        self.code.with(codec::tuple_arity)
     }
 
     /// The shared binaries the encoding refers to.
-    pub fn blobs(&self) -> &[Blob] {
+    pub fn blobs(&self) -> &Blobs {
         &self.blobs
     }
 
-    /// Whether the two objects are the same term (`=:=`). Seals `self`'s
-    /// counters (the caller is about to replace it based on the answer).
+    /// Whether the two objects are the same term (`=:=`). A writer that
+    /// replaces `self` based on the answer must [`Obj::seal`] it first.
     pub fn same(&self, other: &Obj) -> bool {
-        *self.sealed_code() == *other.sealed_code()
-            && self.blobs.len() == other.blobs.len()
-            && self.blobs.iter().zip(other.blobs.iter()).all(|(a, b)| a.bytes() == b.bytes())
+        self.current_code() == other.current_code()
+            && self.blobs.as_slice().len() == other.blobs.as_slice().len()
+            && self.blobs.as_slice().iter().zip(other.blobs.as_slice()).all(|(a, b)| a.bytes() == b.bytes())
     }
 }
 
@@ -119,7 +143,7 @@ impl HeapSize for Obj {
     fn heap_size(&self) -> usize {
         self.code.heap_size()
             + self.cells.as_ref().map_or(0, |c| c.heap_size())
-            + self.blobs.iter().map(|b| size_of::<Blob>() + b.bytes().len()).sum::<usize>()
+            + self.blobs.as_slice().iter().map(|b| size_of::<Blob>() + b.bytes().len()).sum::<usize>()
     }
 }
 
@@ -217,7 +241,7 @@ pub fn encode_object(env: *mut ErlNifEnv, term: ErlNifTerm, keypos: usize) -> Re
             }
         }
         let key = if key_blobs { key_of(env, elems[keypos - 1])? } else { Key::new(&buf[key_range]) };
-        let obj = Obj { code: Key::new(buf), blobs: blobs.into_boxed_slice(), cells: None };
+        let obj = Obj { code: Code::new(buf), blobs: Blobs::from_vec(blobs), cells: None };
         Ok((key, obj))
     })
 }
@@ -227,6 +251,6 @@ pub fn encode_term(env: *mut ErlNifEnv, term: ErlNifTerm) -> Result<Obj, ()> {
     with_scratch(|buf| {
         let mut blobs = Vec::new();
         codec::encode(env, term, buf, &mut Some(&mut blobs))?;
-        Ok(Obj { code: Key::new(buf), blobs: blobs.into_boxed_slice(), cells: None })
+        Ok(Obj { code: Code::new(buf), blobs: Blobs::from_vec(blobs), cells: None })
     })
 }

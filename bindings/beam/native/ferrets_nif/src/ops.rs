@@ -9,7 +9,7 @@ use rustler::sys::{enif_make_list_cell, ErlNifEnv, ErlNifTerm};
 use rustler::{Atom, Encoder, Env, Error, NifResult, ResourceArc, Term};
 
 use crate::atoms;
-use crate::key::Key;
+use crate::key::{probe, Key};
 use crate::names;
 use crate::objects::{encode_object, with_key, Entry, Obj};
 use crate::options::{self, Kind, OptError};
@@ -88,7 +88,14 @@ fn encode_all(env: Env<'_>, t: &TableResource, objects: Term<'_>) -> NifResult<V
 fn put(t: &TableResource, key: Key, obj: Obj) {
     match t.kind {
         Kind::Set => {
-            t.table.insert(key, Entry::One(obj));
+            // Same key, short plain objects: rewrite in place (see `Code`).
+            let done = t.table.get_with(&key, |e| match e {
+                Entry::One(old) => old.overwrite(&obj),
+                Entry::Many(_) => false,
+            });
+            if done != Some(true) {
+                t.table.insert(key, Entry::One(obj));
+            }
         }
         Kind::Bag | Kind::DuplicateBag => {
             let dup = t.kind == Kind::DuplicateBag;
@@ -153,9 +160,11 @@ fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>>
     let raw = env.as_c_arg();
     // SAFETY: `[]` is built in this call's environment.
     let nil = unsafe { rustler::sys::enif_make_list_from_array(raw, std::ptr::null(), 0) };
-    let list =
-        with_key(raw, key.as_c_arg(), |k| t.table.get_with(k, |e| objects_list(raw, e.objects(), nil)))
-            .map_err(|()| Error::BadArg)?;
+    let build = |e: &Entry| objects_list(raw, e.objects(), nil);
+    let list = with_key(raw, key.as_c_arg(), |kb| {
+        probe(kb, |k| t.table.get_with(k, build), |k| t.table.get_with(k, build))
+    })
+    .map_err(|()| Error::BadArg)?;
     Ok(term(env, list.unwrap_or(nil)))
 }
 
@@ -188,7 +197,10 @@ fn lookup_element<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>, pos: Term<'a>)
 #[rustler::nif]
 fn member<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
     let t = resolve(env, tab, Access::Read)?;
-    with_key(env.as_c_arg(), key.as_c_arg(), |k| t.table.contains_key(k)).map_err(|()| Error::BadArg)
+    with_key(env.as_c_arg(), key.as_c_arg(), |kb| {
+        probe(kb, |k| t.table.contains_key(k), |k| t.table.contains_key(k))
+    })
+    .map_err(|()| Error::BadArg)
 }
 
 /// `take(Tab, Key)`: removes and returns the objects under `Key`.
@@ -226,6 +238,14 @@ fn delete_object<'a>(env: Env<'a>, tab: Term<'a>, object: Term<'a>) -> NifResult
     let (k, obj) = encode_object(env.as_c_arg(), object.as_c_arg(), t.keypos).map_err(|()| Error::BadArg)?;
     let removed = t.table.compute(k, |old| match old {
         None => Compute::Keep(0),
+        Some(Entry::One(o)) if t.kind == Kind::Set => {
+            o.seal();
+            if o.same(&obj) {
+                Compute::Remove(0)
+            } else {
+                Compute::Keep(0)
+            }
+        }
         Some(e) if !e.objects().iter().any(|o| o.same(&obj)) => Compute::Keep(0),
         Some(e) => {
             let before = e.objects().len() as isize;

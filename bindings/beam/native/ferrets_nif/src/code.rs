@@ -1,0 +1,145 @@
+//! The bytes of a stored object. Short objects are kept inline under a
+//! sequence lock, so that `insert` over an existing key of a `set` rewrites
+//! them in place (no allocation, no entry swap), as ETS does for same-size
+//! objects. Longer ones live on the heap and never change.
+//!
+//! Readers copy the bytes out and retry if a writer overlapped. A writer
+//! that replaces the object *based on its current value* seals it first
+//! (see [`Code::seal`]); later in-place writes then fail and take the
+//! general path, which stores a fresh object. Value-independent replacements
+//! (`insert`, `delete`) race benignly: an in-place write that lands on a
+//! replaced object is ordered before the replacement.
+
+use std::sync::atomic::{fence, AtomicU32, Ordering};
+
+/// Bytes kept inline.
+pub const INLINE: usize = 28;
+const WORDS: usize = INLINE / 4;
+
+const WRITING: u32 = 1;
+const SEALED: u32 = 2;
+const LEN_SHIFT: u32 = 2;
+const LEN_MASK: u32 = 0x3f << LEN_SHIFT;
+const VERSION: u32 = 1 << 8;
+
+/// Inline bytes under a sequence lock.
+pub struct Inline {
+    /// `WRITING`, `SEALED`, the length (bits 2..8) and a version (bits 8..).
+    state: AtomicU32,
+    words: [AtomicU32; WORDS],
+}
+
+/// The encoded bytes of one object.
+pub enum Code {
+    /// Up to [`INLINE`] bytes, rewritable in place.
+    Inline(Inline),
+    /// Longer objects, immutable.
+    Heap(Box<[u8]>),
+}
+
+fn pack(bytes: &[u8]) -> [u32; WORDS] {
+    let mut buf = [0u8; INLINE];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    std::array::from_fn(|i| u32::from_le_bytes([buf[4 * i], buf[4 * i + 1], buf[4 * i + 2], buf[4 * i + 3]]))
+}
+
+impl Code {
+    /// A code holding a copy of `bytes`.
+    pub fn new(bytes: &[u8]) -> Self {
+        if bytes.len() <= INLINE {
+            let w = pack(bytes);
+            Code::Inline(Inline {
+                state: AtomicU32::new((bytes.len() as u32) << LEN_SHIFT),
+                words: std::array::from_fn(|i| AtomicU32::new(w[i])),
+            })
+        } else {
+            Code::Heap(bytes.into())
+        }
+    }
+
+    /// Calls `f` with a consistent copy of the bytes.
+    #[inline]
+    pub fn with<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Code::Heap(b) => f(b),
+            Code::Inline(c) => loop {
+                let s1 = c.state.load(Ordering::Acquire);
+                if s1 & WRITING != 0 {
+                    std::hint::spin_loop();
+                    continue;
+                }
+                let mut buf = [0u8; INLINE];
+                for (i, w) in c.words.iter().enumerate() {
+                    buf[4 * i..4 * i + 4].copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+                }
+                fence(Ordering::Acquire);
+                let s2 = c.state.load(Ordering::Relaxed);
+                if s1 & !SEALED == s2 & !SEALED {
+                    let len = ((s1 & LEN_MASK) >> LEN_SHIFT) as usize;
+                    return f(&buf[..len]);
+                }
+            },
+        }
+    }
+
+    /// Rewrites the bytes in place; `false` (nothing changed) when they are
+    /// not inline, `bytes` is too long, or the code is sealed.
+    pub fn overwrite(&self, bytes: &[u8]) -> bool {
+        let Code::Inline(c) = self else { return false };
+        if bytes.len() > INLINE {
+            return false;
+        }
+        let s = loop {
+            let s = c.state.load(Ordering::Relaxed);
+            if s & SEALED != 0 {
+                return false;
+            }
+            if s & WRITING != 0 {
+                std::hint::spin_loop();
+                continue;
+            }
+            if c.state.compare_exchange_weak(s, s | WRITING, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                break s;
+            }
+        };
+        fence(Ordering::Release);
+        for (w, v) in c.words.iter().zip(pack(bytes)) {
+            w.store(v, Ordering::Relaxed);
+        }
+        let next = ((s & !0xff).wrapping_add(VERSION)) | ((bytes.len() as u32) << LEN_SHIFT);
+        c.state.store(next, Ordering::Release);
+        true
+    }
+
+    /// Stops in-place rewrites (waiting for one under way); the bytes are
+    /// final afterwards.
+    pub fn seal(&self) {
+        let Code::Inline(c) = self else { return };
+        loop {
+            let s = c.state.load(Ordering::Relaxed);
+            if s & SEALED != 0 {
+                return;
+            }
+            if s & WRITING == 0
+                && c.state.compare_exchange_weak(s, s | SEALED, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+            {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Heap bytes owned.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Code::Inline(_) => 0,
+            Code::Heap(b) => b.len(),
+        }
+    }
+}
+
+impl Clone for Code {
+    fn clone(&self) -> Self {
+        self.with(Code::new)
+    }
+}
