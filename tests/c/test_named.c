@@ -86,6 +86,7 @@ static void test_errors(void) {
   CHECK(ferrets_table_open_or_create_named(NULL, &o, &u) == FERRETS_ERR_NULL_ARGUMENT);
   CHECK(ferrets_table_open_or_create_named("x", NULL, &u) == FERRETS_ERR_NULL_ARGUMENT);
   CHECK(ferrets_table_open_or_create_named("x", &o, NULL) == FERRETS_ERR_NULL_ARGUMENT);
+  CHECK(ferrets_table_open_or_create_named("", &o, &u) == FERRETS_ERR_INVALID_ARGUMENT);
   CHECK(u == (ferrets_table_t *)0x1);
   /* None of the failures registered the name. */
   CHECK(ferrets_table_open_named("x", &u) == FERRETS_ERR_NAME_NOT_FOUND);

@@ -1,4 +1,5 @@
 /* Every ferrets_table_* function, options, errors and the last-error message. */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -95,6 +96,10 @@ static void test_put_get(void) {
   CHECK(last_error_has("value"));
   CHECK(ferrets_table_put(t, (const uint8_t *)"k", (size_t)PTRDIFF_MAX + 1, K("v")) ==
         FERRETS_ERR_INVALID_ARGUMENT);
+  CHECK(last_error_has("key_len"));
+  CHECK(ferrets_table_put(t, K("k"), (const uint8_t *)"v", SIZE_MAX) == FERRETS_ERR_INVALID_ARGUMENT);
+  CHECK(last_error_has("value_len"));
+  CHECK(ferrets_table_get(t, (const uint8_t *)"k", SIZE_MAX, &uv, &un) == FERRETS_ERR_INVALID_ARGUMENT);
 
   /* put_new */
   CHECK(ferrets_table_put_new(t, K("gamma"), K("3")) == FERRETS_OK);
@@ -283,6 +288,22 @@ static void test_last_error(void) {
   CHECK(one[0] == '\0');
 }
 
+static void *fresh_thread_message(void *out) {
+  *(size_t *)out = ferrets_last_error_message(NULL, 0);
+  return NULL;
+}
+
+/* The message is per thread: a thread with no error sees an empty one. */
+static void test_last_error_is_per_thread(void) {
+  CHECK(ferrets_table_new(NULL) == FERRETS_ERR_NULL_ARGUMENT);
+  size_t fresh = 0;
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, fresh_thread_message, &fresh) == 0);
+  CHECK(pthread_join(th, NULL) == 0);
+  CHECK(fresh == 1);
+  CHECK(ferrets_last_error_message(NULL, 0) > 1);
+}
+
 static void test_free_null(void) {
   ferrets_table_free(NULL);
   ferrets_cursor_free(NULL);
@@ -300,6 +321,7 @@ int main(void) {
   test_len_clear_memory();
   test_dup();
   test_last_error();
+  test_last_error_is_per_thread();
   test_free_null();
   return check_summary();
 }
