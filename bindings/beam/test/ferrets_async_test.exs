@@ -80,6 +80,18 @@ defmodule FerretsAsyncTest do
     end
   end
 
+  test "a cancelled or expired save leaves no file behind", %{pool: p, dir: dir} do
+    tab = filled(50_000)
+    path = Path.join(dir, "big.snap")
+    {:ok, t} = Async.save(tab, path, pool: p)
+    Async.cancel(t)
+    assert Async.await(t, 10_000) in [{:error, :cancelled}, {:ok, 50_000}]
+    assert Enum.reject(File.ls!(dir), &(&1 == "big.snap")) == []
+    {:ok, t} = Async.save(tab, Path.join(dir, "late.snap"), pool: p, timeout: 0)
+    assert Async.await(t) == {:error, :timeout}
+    refute File.exists?(Path.join(dir, "late.snap"))
+  end
+
   test "corrupt, truncated and missing snapshots are refused whole", %{pool: p, dir: dir} do
     tab = filled(100)
     path = Path.join(dir, "t.snap")
