@@ -9,7 +9,8 @@ status=0
 for bin in "$@"; do
   echo "--- $bin ($label)"
   out=$(mktemp)
-  $RUNNER "./$bin" >"$out" 2>&1
+  case $bin in */*) ;; *) bin=./$bin ;; esac
+  $RUNNER "$bin" >"$out" 2>&1
   rc=$?
   cat "$out"
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
