@@ -276,7 +276,9 @@ typedef struct {
   size_t partitions;
   /**
    * Entries to reserve room for up front (0: start small and grow). At
-   * most `FERRETS_TABLE_MAX_CAPACITY`.
+   * most `FERRETS_TABLE_MAX_CAPACITY`; the room is allocated at once, and,
+   * as with any allocation in the library, running out of memory aborts
+   * the process.
    */
   size_t capacity;
 } ferrets_table_options_t;

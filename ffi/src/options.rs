@@ -24,7 +24,9 @@ pub struct ferrets_table_options_t {
     /// from the number of CPUs. At most `FERRETS_TABLE_MAX_PARTITIONS`.
     pub partitions: usize,
     /// Entries to reserve room for up front (0: start small and grow). At
-    /// most `FERRETS_TABLE_MAX_CAPACITY`.
+    /// most `FERRETS_TABLE_MAX_CAPACITY`; the room is allocated at once, and,
+    /// as with any allocation in the library, running out of memory aborts
+    /// the process.
     pub capacity: usize,
 }
 
