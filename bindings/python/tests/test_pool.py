@@ -252,3 +252,28 @@ def test_bad_arguments() -> None:
         ferrets.Pool(queue=0)
     with pytest.raises(OverflowError):
         ferrets.Pool(workers=-1)
+
+
+def test_racing_cancels_and_completions_settle_every_future_once() -> None:
+    pool = ferrets.Pool(workers=2, queue=4096)
+    futs = [pool.submit(pow, i, 2) for i in range(3000)]
+
+    def canceller() -> None:
+        for f in futs[::2]:
+            f.cancel()
+
+    threads = [threading.Thread(target=canceller) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    report = pool.shutdown()
+    assert report is not None and report["stragglers"] == 0
+    done, pending = cf.wait(futs, timeout=LONG)
+    assert not pending
+    for i, f in enumerate(futs):
+        assert f.cancelled() or f.result(0) == i * i
+    m = pool.metrics()
+    assert m["submitted"] == 3000
+    assert m["completed"] + m["cancelled"] + m["failed"] == 3000
+    assert m["completed"] == sum(1 for f in futs if not f.cancelled())
