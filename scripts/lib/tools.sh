@@ -30,6 +30,14 @@ ensure_beam() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq erlang-nox erlang-dev elixir >/dev/null
 }
 
+# The C tests run under valgrind and link an installed copy through pkg-config.
+ensure_c_tools() {
+  if command -v valgrind >/dev/null && command -v pkg-config >/dev/null; then return; fi
+  log "installing valgrind pkg-config (apt)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq valgrind pkg-config >/dev/null
+}
+
 # Python deps for tests and builds, pinned.
 PY_REQS=(maturin==1.16.0 pytest==9.2.0 mypy==2.4.1)
 
