@@ -166,7 +166,17 @@ fn a_job_that_ignores_cancellation_is_a_straggler_and_still_delivers() {
     let mut stuck = p.submit(SubmitOptions::default(), move |_| Ok::<_, String>(g.pass())).unwrap();
     gate.wait_entered(1);
     let mut queued = p.submit(SubmitOptions::default(), |_| Ok::<_, String>(())).unwrap();
+    let (tx, rx) = mpsc::channel();
+    p.submit_with(
+        SubmitOptions::default(),
+        |_| Ok::<_, String>(()),
+        move |o| tx.send((o, std::thread::current().id())).unwrap(),
+    )
+    .unwrap();
     let report = p.shutdown(ShutdownMode::Abort);
+    let (o, callback_thread) = rx.recv_timeout(LONG).unwrap();
+    assert_eq!(o, Outcome::Cancelled);
+    assert_ne!(callback_thread, std::thread::current().id(), "callbacks never run on the caller's thread");
     assert_eq!(report.stragglers.len(), 1, "{report:?}");
     assert_eq!(report.stragglers[0].job, Some(stuck.id()));
     assert_eq!(queued.wait(Some(LONG)), Some(Outcome::Cancelled));

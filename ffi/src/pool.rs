@@ -654,8 +654,8 @@ pub unsafe extern "C" fn ferrets_pool_metrics(
 /// `FERRETS_SHUTDOWN_ABORT` (queued jobs end cancelled, running ones are
 /// asked to stop; `drain_timeout_ms` is ignored). Waits up to 500 ms more for
 /// running jobs to return; workers still busy are reported as stragglers.
-/// Callbacks of jobs completed here may run on the calling thread when every
-/// worker is stuck. `out_report` may be NULL.
+/// Completion callbacks never run on the calling thread (only on threads the
+/// library owns). `out_report` may be NULL.
 #[no_mangle]
 pub unsafe extern "C" fn ferrets_pool_shutdown(
     pool: *const ferrets_pool_t,

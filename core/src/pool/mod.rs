@@ -263,9 +263,9 @@ impl Pool {
     /// only cancel (`try_get`/`wait` return `None`). A rejected job's
     /// callback is never called.
     ///
-    /// Exception: when a shutdown finds every worker stuck, it completes the
-    /// still-queued jobs itself, so their callbacks run on the thread that
-    /// called `shutdown`.
+    /// Callbacks only ever run on threads the pool owns: when a shutdown finds
+    /// every worker stuck, it completes the still-queued jobs on a short-lived
+    /// thread of its own, never on the thread that called `shutdown`.
     pub fn submit_with<T, F, C>(
         &self,
         opts: SubmitOptions,

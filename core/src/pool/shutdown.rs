@@ -2,11 +2,12 @@
 //! (complete what is queued as cancelled); join the workers; report stragglers.
 
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::job::{Work, FINISHED};
 use super::outcome::OutcomeKind;
-use super::{Msg, PoolInner};
+use super::{Msg, PoolInner, Shared};
 
 /// How long `Abort` (and `Drain` past its deadline) waits for running jobs
 /// to notice cancellation before reporting their workers as stragglers.
@@ -128,10 +129,14 @@ pub(crate) fn shutdown(inner: &PoolInner, mode: ShutdownMode) -> ShutdownReport 
     if remaining > 0 {
         // Every live worker is stuck in a job: complete what is still queued here.
         let kind = if mode == ShutdownMode::Abort { OutcomeKind::Cancelled } else { OutcomeKind::Shutdown };
+        let mut left = Vec::new();
         while let Ok(msg) = shared.rx.try_recv() {
             if let Msg::Job(work) = msg {
-                complete_unrun(inner, work, kind);
+                left.push(work);
             }
+        }
+        if !left.is_empty() {
+            complete_on_pool_thread(shared, left, kind);
         }
         for _ in 0..remaining {
             if shared.tx.try_send(Msg::Stop).is_err() {
@@ -158,14 +163,43 @@ pub(crate) fn shutdown(inner: &PoolInner, mode: ShutdownMode) -> ShutdownReport 
     report
 }
 
-/// Completes a job taken off the queue by the shutdown thread.
-fn complete_unrun(inner: &PoolInner, work: Box<dyn Work>, kind: OutcomeKind) {
+/// Completes jobs taken off the queue by shutdown on a short-lived thread of
+/// the pool's own, so completion callbacks never run on the caller's thread
+/// (a BEAM scheduler, say); inline only if that thread cannot be started.
+fn complete_on_pool_thread(shared: &Arc<Shared>, jobs: Vec<Box<dyn Work>>, kind: OutcomeKind) {
+    let jobs = Arc::new(Mutex::new(jobs));
+    let complete = {
+        let (shared, jobs) = (shared.clone(), jobs.clone());
+        move || {
+            let left = std::mem::take(&mut *jobs.lock().unwrap_or_else(PoisonError::into_inner));
+            for work in left {
+                complete_unrun(&shared, work, kind);
+            }
+        }
+    };
+    let spawned = std::thread::Builder::new().name(format!("{}-shutdown", shared.name)).spawn(complete);
+    match spawned {
+        Ok(t) => {
+            let _ = t.join();
+        }
+        Err(_) => {
+            let left = std::mem::take(&mut *jobs.lock().unwrap_or_else(PoisonError::into_inner));
+            for work in left {
+                complete_unrun(shared, work, kind);
+            }
+        }
+    }
+}
+
+/// Completes a job taken off the queue by shutdown, without running it.
+fn complete_unrun(shared: &Shared, work: Box<dyn Work>, kind: OutcomeKind) {
     let ctl = work.control().clone();
     let kind = match ctl.claim(FINISHED) {
         Ok(()) => kind,
         Err(super::job::EXPIRED) => OutcomeKind::TimedOut,
         Err(_) => OutcomeKind::Cancelled,
     };
-    let d = work.skip(kind, &inner.shared.counters);
-    inner.shared.account(&d);
+    let d = work.skip(kind, &shared.counters);
+    // A panicking callback is contained inside `skip`; this is the last line of defence.
+    shared.account(&d);
 }
