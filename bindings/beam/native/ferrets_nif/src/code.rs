@@ -12,6 +12,8 @@
 
 use std::sync::atomic::{fence, AtomicU32, Ordering};
 
+use crate::codec;
+
 /// Bytes kept inline.
 pub const INLINE: usize = 28;
 const WORDS: usize = INLINE / 4;
@@ -109,6 +111,51 @@ impl Code {
         let next = ((s & !0xff).wrapping_add(VERSION)) | ((bytes.len() as u32) << LEN_SHIFT);
         c.state.store(next, Ordering::Release);
         true
+    }
+
+    /// Adds `incr` to the integer at 1-based tuple position `pos` in place;
+    /// the new value. `None` (nothing changed) when the bytes are not
+    /// inline, the code is sealed, the element is not a 64-bit integer, or
+    /// the sum overflows.
+    pub fn add_int(&self, pos: usize, incr: i64) -> Option<i64> {
+        let Code::Inline(c) = self else { return None };
+        let s = loop {
+            let s = c.state.load(Ordering::Relaxed);
+            if s & SEALED != 0 {
+                return None;
+            }
+            if s & WRITING != 0 {
+                std::hint::spin_loop();
+                continue;
+            }
+            if c.state.compare_exchange_weak(s, s | WRITING, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                break s;
+            }
+        };
+        let mut buf = [0u8; INLINE];
+        for (i, w) in c.words.iter().enumerate() {
+            buf[4 * i..4 * i + 4].copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+        }
+        let len = ((s & LEN_MASK) >> LEN_SHIFT) as usize;
+        let updated =
+            codec::tuple_element(&buf[..len], pos).filter(|r| buf[r.start] == codec::INT).and_then(|r| {
+                let old = i64::from_le_bytes(buf[r.start + 1..r.end].try_into().ok()?);
+                let new = old.checked_add(incr)?;
+                buf[r.start + 1..r.end].copy_from_slice(&new.to_le_bytes());
+                Some(new)
+            });
+        match updated {
+            Some(_) => {
+                fence(Ordering::Release);
+                for (w, v) in c.words.iter().zip(pack(&buf[..len])) {
+                    w.store(v, Ordering::Relaxed);
+                }
+                c.state.store((s & !0xff).wrapping_add(VERSION) | (s & LEN_MASK), Ordering::Release);
+            }
+            // Nothing written: release without a new version.
+            None => c.state.store(s, Ordering::Release),
+        }
+        updated
     }
 
     /// Stops in-place rewrites (waiting for one under way); the bytes are

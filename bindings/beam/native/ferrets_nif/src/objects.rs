@@ -87,7 +87,10 @@ impl Obj {
     /// general path must do it.
     #[inline]
     pub fn try_add(&self, pos: usize, incr: i64) -> Option<i64> {
-        self.cells.as_ref()?.try_add(pos, incr)
+        match &self.cells {
+            Some(c) => c.try_add(pos, incr),
+            None => self.code.add_int(pos, incr),
+        }
     }
 
     /// The object's bytes with its final values, for a writer about to
@@ -115,9 +118,15 @@ impl Obj {
         }
     }
 
-    /// An object whose integer elements (but the key) are in-place counters.
+    /// An object whose integers (but the key) can be updated in place: in
+    /// its inline bytes when short, else in [`Cells`].
     pub fn with_cells(code: &[u8], blobs: Blobs, keypos: usize) -> Self {
-        Obj { code: Code::new(code), blobs, cells: Cells::for_code(code, keypos) }
+        let code_ = Code::new(code);
+        let cells = match code_ {
+            Code::Inline(_) => None,
+            Code::Heap(_) => Cells::for_code(code, keypos),
+        };
+        Obj { code: code_, blobs, cells }
     }
 
     /// The tuple's arity.
