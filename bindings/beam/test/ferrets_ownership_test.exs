@@ -159,6 +159,65 @@ defmodule FerretsOwnershipTest do
     assert :ferrets.info(t, :size) == 17
   end
 
+  test "in-place writes are never torn: every reader sees both elements equal" do
+    # insert rewrites short objects in place, update_counter adds in place,
+    # update_element and list update_counter replace the object: all keep
+    # elements 2 and 3 equal, so a reader seeing them differ saw a torn write.
+    t = :ferrets.new(:torn, [:public])
+    :ferrets.insert(t, {:k, 0, 0})
+
+    writers =
+      for w <- 1..4 do
+        Task.async(fn ->
+          for i <- 1..3_000 do
+            case rem(i + w, 4) do
+              0 -> :ferrets.insert(t, {:k, i, i})
+              1 -> :ferrets.update_counter(t, :k, [{2, 1}, {3, 1}])
+              2 -> :ferrets.update_element(t, :k, [{2, -i}, {3, -i}])
+              3 -> :ferrets.insert(t, {:k, w, w})
+            end
+          end
+        end)
+      end
+
+    readers =
+      for _ <- 1..4 do
+        Task.async(fn ->
+          for _ <- 1..6_000 do
+            [{:k, a, b}] = :ferrets.lookup(t, :k)
+            assert a == b
+            assert :ferrets.lookup_element(t, :k, 2) |> is_integer()
+          end
+        end)
+      end
+
+    Enum.each(writers ++ readers, &Task.await(&1, 60_000))
+    assert [{:k, a, a}] = :ferrets.lookup(t, :k)
+  end
+
+  test "in-place counter adds are not lost to concurrent value-based rewrites" do
+    # update_counter {2, 1} adds in place; update_element on element 3
+    # rewrites the object from its current value (sealing it first), so no
+    # add may be lost.
+    t = :ferrets.new(:sealed, [:public])
+    :ferrets.insert(t, {:c, 0, :x})
+
+    tasks =
+      for w <- 1..4 do
+        Task.async(fn ->
+          for i <- 1..5_000 do
+            if rem(w, 2) == 0 and rem(i, 3) == 0,
+              do: :ferrets.update_element(t, :c, {3, i}),
+              else: :ferrets.update_counter(t, :c, {2, 1})
+          end
+        end)
+      end
+
+    Enum.each(tasks, &Task.await(&1, 60_000))
+    adds = 2 * 5_000 + 2 * (5_000 - div(5_000, 3))
+    assert [{:c, ^adds, _}] = :ferrets.lookup(t, :c)
+  end
+
   test "big tab2list, foldl and delete_all_objects run dirty: schedulers stay responsive" do
     t = :ferrets.new(:big, [:public])
     n = 300_000
