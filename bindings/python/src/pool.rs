@@ -84,6 +84,40 @@ fn keep_thread_state() {
     }
 }
 
+thread_local! {
+    /// The token of the job running on this worker thread (null outside a job).
+    static CURRENT_TOKEN: Cell<*const CancelToken> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Publishes a job's token to `ferrets.cancelled()` for the duration of the call.
+struct TokenScope(*const CancelToken);
+
+impl TokenScope {
+    fn enter(token: &CancelToken) -> Self {
+        Self(CURRENT_TOKEN.with(|c| c.replace(token)))
+    }
+}
+
+impl Drop for TokenScope {
+    fn drop(&mut self) {
+        CURRENT_TOKEN.with(|c| c.set(self.0));
+    }
+}
+
+/// Inside a job running on a ``ferrets.Pool``: whether it should stop (its
+/// deadline passed, its asyncio future was cancelled, or the pool is
+/// aborting). A job that then raises ends as timed out / cancelled in the
+/// pool's metrics. ``False`` outside a pool job.
+#[pyfunction]
+fn cancelled() -> bool {
+    CURRENT_TOKEN.with(|c| {
+        // SAFETY: the pointer is set only while a job body runs on this thread
+        // (TokenScope restores it before the token goes away), and this call
+        // comes from inside that body, so the token is alive.
+        unsafe { c.get().as_ref() }.is_some_and(CancelToken::is_cancelled)
+    })
+}
+
 /// The job run on a worker: marks the future running (or finds it
 /// cancelled), calls `func(*args, **kwargs)` attached to the interpreter and
 /// settles the future with its result or exception.
@@ -105,7 +139,10 @@ fn job(
                 let _ = token.is_cancelled(); // counted as cancelled if the cancel reached the pool
                 return Err("the future was cancelled".to_string());
             }
-            let r = func.bind(py).call(args.bind(py), kwargs.as_ref().map(|k| k.bind(py)));
+            let r = {
+                let _scope = TokenScope::enter(token);
+                func.bind(py).call(args.bind(py), kwargs.as_ref().map(|k| k.bind(py)))
+            };
             match r {
                 Ok(v) => {
                     let _ = fut.call_method1(intern!(py, "set_result"), (v,));
@@ -233,6 +270,7 @@ impl AsyncBridge {
 #[pyclass(frozen, module = "ferrets._native")]
 struct CancelOnCancel {
     cf: Py<PyAny>,
+    canceller: Canceller,
 }
 
 #[pymethods]
@@ -241,6 +279,9 @@ impl CancelOnCancel {
         let py = afut.py();
         if afut.call_method0(intern!(py, "cancelled"))?.is_truthy()? {
             self.cf.bind(py).call_method0(intern!(py, "cancel"))?;
+            // A running job cannot be cancelled through its concurrent future:
+            // ask it through its token (see `ferrets.cancelled()`).
+            self.canceller.cancel();
         }
         Ok(())
     }
@@ -268,7 +309,7 @@ impl Pool {
         kwargs: Option<Py<PyDict>>,
         timeout: Option<f64>,
         wait: Option<Option<Duration>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    ) -> PyResult<(Bound<'py, PyAny>, Canceller)> {
         let opts = deadline(seconds("timeout", timeout)?);
         let fut = FUTURE.import(py, "concurrent.futures", "Future")?.call0()?;
         let body = job(func, args, kwargs, fut.clone().unbind());
@@ -283,9 +324,10 @@ impl Pool {
             }
         }
         .map_err(rejected)?;
-        let hook = Bound::new(py, JobCanceller { canceller: handle.canceller() })?;
+        let canceller = handle.canceller();
+        let hook = Bound::new(py, JobCanceller { canceller: canceller.clone() })?;
         fut.call_method1(intern!(py, "add_done_callback"), (hook,))?;
-        Ok(fut)
+        Ok((fut, canceller))
     }
 }
 
@@ -310,7 +352,8 @@ impl Pool {
     /// Schedules ``func(*args, **kwargs)`` and returns its
     /// ``concurrent.futures.Future``; never blocks. ``timeout`` (seconds): a
     /// job still queued when it passes fails with ``TimeoutError`` without
-    /// running. Cancelling the future before the job starts cancels the job.
+    /// running; a running job sees it through ``ferrets.cancelled()``.
+    /// Cancelling the future before the job starts cancels the job.
     /// Raises ``ferrets.Overloaded`` when the queue is full.
     #[pyo3(signature = (func, /, *args, timeout=None, **kwargs))]
     fn submit<'py>(
@@ -321,7 +364,7 @@ impl Pool {
         timeout: Option<f64>,
         kwargs: Option<Py<PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.submit_inner(py, func, args, kwargs, timeout, None)
+        Ok(self.submit_inner(py, func, args, kwargs, timeout, None)?.0)
     }
 
     /// Like ``submit``, but waits up to ``wait`` seconds (``None``: no limit)
@@ -338,7 +381,7 @@ impl Pool {
         kwargs: Option<Py<PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let wait = seconds("wait", wait)?;
-        self.submit_inner(py, func, args, kwargs, timeout, Some(wait))
+        Ok(self.submit_inner(py, func, args, kwargs, timeout, Some(wait))?.0)
     }
 
     /// ``submit`` for asyncio: returns a future of the running event loop.
@@ -356,11 +399,11 @@ impl Pool {
     ) -> PyResult<Bound<'py, PyAny>> {
         let event_loop = py.import(intern!(py, "asyncio"))?.call_method0(intern!(py, "get_running_loop"))?;
         let afut = event_loop.call_method0(intern!(py, "create_future"))?;
-        let cf = self.submit_inner(py, func, args, kwargs, timeout, None)?;
+        let (cf, canceller) = self.submit_inner(py, func, args, kwargs, timeout, None)?;
         let bridge =
             Bound::new(py, AsyncBridge { event_loop: event_loop.unbind(), afut: afut.clone().unbind() })?;
         cf.call_method1(intern!(py, "add_done_callback"), (bridge,))?;
-        let cancel = Bound::new(py, CancelOnCancel { cf: cf.unbind() })?;
+        let cancel = Bound::new(py, CancelOnCancel { cf: cf.unbind(), canceller })?;
         afut.call_method1(intern!(py, "add_done_callback"), (cancel,))?;
         Ok(afut)
     }
@@ -494,11 +537,12 @@ fn _shutdown_all(py: Python<'_>) {
     });
 }
 
-/// Adds `Pool`, `Overloaded` and `ShuttingDown` to the module and drains
+/// Adds `Pool`, `cancelled`, `Overloaded` and `ShuttingDown` to the module and drains
 /// live pools at exit.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Pool>()?;
+    m.add_function(wrap_pyfunction!(cancelled, m)?)?;
     m.add("Overloaded", py.get_type::<Overloaded>())?;
     m.add("ShuttingDown", py.get_type::<ShuttingDown>())?;
     py.import("atexit")?.call_method1("register", (wrap_pyfunction!(_shutdown_all, py)?,))?;

@@ -277,3 +277,50 @@ def test_racing_cancels_and_completions_settle_every_future_once() -> None:
     assert m["submitted"] == 3000
     assert m["completed"] + m["cancelled"] + m["failed"] == 3000
     assert m["completed"] == sum(1 for f in futs if not f.cancelled())
+
+
+def cooperative(started: threading.Event) -> str:
+    """Runs until the pool says stop, then raises (as a well-behaved job does)."""
+    started.set()
+    while not ferrets.cancelled():
+        threading.Event().wait(0.001)
+    raise InterruptedError("stopped")
+
+
+def test_a_running_job_sees_its_deadline() -> None:
+    assert not ferrets.cancelled()  # outside a job
+    with ferrets.Pool(workers=1, queue=4) as pool:
+        fut = pool.submit(cooperative, threading.Event(), timeout=0.03)
+        with pytest.raises(InterruptedError):
+            fut.result(LONG)
+    assert pool.metrics()["timed_out"] == 1
+
+
+def test_cancelling_the_awaitable_of_a_running_job_asks_it_to_stop() -> None:
+    pool = ferrets.Pool(workers=1, queue=4)
+    started = threading.Event()
+
+    async def main() -> None:
+        afut = pool.submit_async(cooperative, started)
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        afut.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await afut
+
+    asyncio.run(main())
+    report = pool.shutdown()
+    assert report is not None and report["stragglers"] == 0
+    assert pool.metrics()["cancelled"] == 1
+
+
+def test_abort_asks_running_jobs_to_stop() -> None:
+    pool = ferrets.Pool(workers=1, queue=4)
+    started = threading.Event()
+    fut = pool.submit(cooperative, started)
+    assert started.wait(LONG)
+    report = pool.shutdown(cancel_futures=True)
+    assert report is not None and report["stragglers"] == 0
+    with pytest.raises(InterruptedError):
+        fut.result(LONG)
+    assert pool.metrics()["cancelled"] == 1

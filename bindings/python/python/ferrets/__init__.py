@@ -28,8 +28,19 @@ name is free and the table lives as long as its handles.
 
 from collections.abc import MutableMapping
 
-from ferrets._native import Overloaded, Pool, ShuttingDown, Table, TableIterator, __version__, drop, names, open
+from ferrets._native import (
+    Overloaded,
+    Pool,
+    ShuttingDown,
+    Table,
+    TableIterator,
+    __version__,
+    cancelled,
+    drop,
+    names,
+    open,
+)
 
 MutableMapping.register(Table)
 
-__all__ = ["Overloaded", "Pool", "ShuttingDown", "Table", "TableIterator", "__version__", "drop", "names", "open"]
+__all__ = ["Overloaded", "Pool", "ShuttingDown", "Table", "TableIterator", "__version__", "cancelled", "drop", "names", "open"]

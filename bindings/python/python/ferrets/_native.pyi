@@ -11,7 +11,7 @@ from ferrets._views import TableItemsView, TableKeysView, TableValuesView
 
 _T = TypeVar("_T")
 
-__all__ = ["Overloaded", "Pool", "ShuttingDown", "Table", "TableIterator", "__version__", "drop", "names", "open"]
+__all__ = ["Overloaded", "Pool", "ShuttingDown", "Table", "TableIterator", "__version__", "cancelled", "drop", "names", "open"]
 
 __version__: str
 
@@ -161,3 +161,6 @@ class Pool:
         """The pool itself."""
     def __exit__(self, *_exc: object) -> bool:
         """Shut down, waiting for queued jobs."""
+
+def cancelled() -> bool:
+    """Inside a pool job: whether it should stop (deadline passed, cancelled, pool aborting)."""
