@@ -20,6 +20,14 @@
  * A `ferrets_cursor_t *` is used by one thread at a time (it may be handed
  * between threads); it walks its table safely while other threads write.
  *
+ * A `ferrets_pool_t *` may be shared between threads: submit, metrics and
+ * shutdown are safe concurrently. Jobs and `on_done` callbacks run on the
+ * pool's worker threads; a callback must be fast and must not call
+ * `ferrets_pool_submit_blocking` on its own pool (that would wait for room
+ * only it can make: the call returns FERRETS_ERR_WOULD_DEADLOCK instead).
+ * A `ferrets_job_t *` is used by one thread at a time; `ferrets_job_cancel`
+ * may race with the job's completion and reports which happened.
+ *
  * The last-error message is per thread.
  *
  * Errors
