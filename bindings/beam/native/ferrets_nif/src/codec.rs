@@ -20,6 +20,7 @@
 
 use std::mem::MaybeUninit;
 use std::ptr;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use rustler::sys::{
     enif_binary_to_term, enif_get_double, enif_get_int64, enif_get_list_cell, enif_get_map_size,
@@ -69,6 +70,60 @@ fn put_u32(out: &mut Vec<u8>, n: usize) -> Result<(), ()> {
     Ok(())
 }
 
+// The VM's tags for small integers and atoms (erl_term.h, 64-bit): the
+// low 4 bits 0b1111 mark a small integer (value in the upper 60 bits), the
+// low 6 bits 0b001011 an atom. Reading them directly saves two NIF API calls
+// per integer or atom; `immediates_ok` checks them against the API once.
+const SMALL_MASK: u64 = 0xf;
+const SMALL_TAG: u64 = 0xf;
+const ATOM_MASK: u64 = 0x3f;
+const ATOM_TAG: u64 = 0x0b;
+const SMALL_MIN: i64 = -(1 << 59);
+const SMALL_MAX: i64 = (1 << 59) - 1;
+
+/// 0: not checked yet, 1: the tags above hold, 2: they do not (use the API).
+static IMMEDIATES: AtomicU8 = AtomicU8::new(0);
+
+/// Whether this VM uses the immediate tags above (checked once via the API).
+#[inline]
+fn immediates_ok(env: *mut ErlNifEnv) -> bool {
+    match IMMEDIATES.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            // SAFETY: `env` is a live environment; the terms are immediates.
+            let ok = unsafe {
+                let small = crate::raw::word(enif_make_int64(env, -7));
+                let big = crate::raw::word(enif_make_int64(env, SMALL_MAX));
+                let atom = crate::raw::word(rustler::types::atom::true_().as_c_arg());
+                small == ((-7i64 << 4) as u64 | SMALL_TAG)
+                    && big == ((SMALL_MAX << 4) as u64 | SMALL_TAG)
+                    && atom & ATOM_MASK == ATOM_TAG
+                    && std::mem::size_of::<ErlNifTerm>() == 8
+            };
+            IMMEDIATES.store(if ok { 1 } else { 2 }, Ordering::Relaxed);
+            ok
+        }
+    }
+}
+
+/// `term` as a small integer, read from its tag without an API call.
+#[inline]
+pub fn small_int(env: *mut ErlNifEnv, term: ErlNifTerm) -> Option<i64> {
+    let w = crate::raw::word(term);
+    (immediates_ok(env) && w & SMALL_MASK == SMALL_TAG).then_some((w as i64) >> 4)
+}
+
+/// The integer term for `n`, built without an API call when it is small.
+#[inline]
+fn int_term(env: *mut ErlNifEnv, n: i64) -> ErlNifTerm {
+    if (SMALL_MIN..=SMALL_MAX).contains(&n) && immediates_ok(env) {
+        return crate::raw::term_of(((n << 4) as u64) | SMALL_TAG);
+    }
+    // SAFETY: `env` is a live environment.
+    unsafe { enif_make_int64(env, n) }
+}
+
 /// Appends the encoding of `term` to `out`. Binaries of [`BLOB_MIN`] bytes
 /// or more go to `blobs` when given, inline otherwise (keys).
 ///
@@ -79,6 +134,19 @@ pub fn encode(
     out: &mut Vec<u8>,
     blobs: &mut Option<&mut Vec<Blob>>,
 ) -> Result<(), ()> {
+    if immediates_ok(env) {
+        let w = crate::raw::word(term);
+        if w & SMALL_MASK == SMALL_TAG {
+            out.push(INT);
+            out.extend_from_slice(&((w as i64) >> 4).to_le_bytes());
+            return Ok(());
+        }
+        if w & ATOM_MASK == ATOM_TAG {
+            out.push(ATOM);
+            out.extend_from_slice(&w.to_le_bytes());
+            return Ok(());
+        }
+    }
     // SAFETY: every call below gets the live environment of the NIF call that
     // owns `term`, and out-pointers to properly sized locals.
     unsafe {
@@ -323,7 +391,7 @@ pub fn decode(env: *mut ErlNifEnv, bytes: &[u8], blobs: &[Blob]) -> (ErlNifTerm,
     unsafe {
         match bytes[0] {
             NIL => (nil_term(env), 1),
-            INT => (enif_make_int64(env, i64::from_le_bytes(bytes[1..9].try_into().unwrap_or_default())), 9),
+            INT => (int_term(env, i64::from_le_bytes(bytes[1..9].try_into().unwrap_or_default())), 9),
             FLOAT => {
                 let bits = u64::from_le_bytes(bytes[1..9].try_into().unwrap_or_default());
                 (enif_make_double(env, f64::from_bits(bits)), 9)

@@ -22,6 +22,9 @@ struct Op {
 
 /// An integer term as `i128` (small and big integers).
 fn int_of(t: Term<'_>) -> Option<i128> {
+    if let Some(i) = codec::small_int(t.get_env().as_c_arg(), t.as_c_arg()) {
+        return Some(i.into());
+    }
     if let Ok(i) = t.decode::<i64>() {
         return Some(i.into());
     }

@@ -69,18 +69,12 @@ impl Obj {
         })
     }
 
-    /// Rewrites this object in place with `new` (same key) when both are
-    /// short plain objects (see [`Code`]); `false` if the caller must
-    /// replace the entry instead.
+    /// Rewrites this object in place with the encoded object `code` (same
+    /// key, no big binaries) when both are short (see [`Code`]); `false` if
+    /// the caller must replace the entry instead.
     #[inline]
-    pub fn overwrite(&self, new: &Obj) -> bool {
-        if self.cells.is_some() || !matches!(self.blobs, Blobs::None) || !matches!(new.blobs, Blobs::None) {
-            return false;
-        }
-        match &new.code {
-            Code::Inline(_) => new.code.with(|bytes| self.code.overwrite(bytes)),
-            Code::Heap(_) => false,
-        }
+    pub fn overwrite(&self, code: &[u8]) -> bool {
+        self.cells.is_none() && matches!(self.blobs, Blobs::None) && self.code.overwrite(code)
     }
 
     /// Adds `incr` in place at `pos` (see [`Cells`]); `None` when the
@@ -116,6 +110,11 @@ impl Obj {
         if let Some(c) = &self.cells {
             c.seal();
         }
+    }
+
+    /// A plain object from its encoded bytes and big binaries.
+    pub fn new(code: &[u8], blobs: Vec<Blob>) -> Self {
+        Obj { code: Code::new(code), blobs: Blobs::from_vec(blobs), cells: None }
     }
 
     /// An object whose integers (but the key) can be updated in place: in
@@ -226,6 +225,20 @@ pub fn key_of(env: *mut ErlNifEnv, term: ErlNifTerm) -> Result<Key, ()> {
 /// Encodes the tuple `term` for storage and extracts its key (element
 /// `keypos`). `Err` when `term` is not a tuple of at least `keypos` elements.
 pub fn encode_object(env: *mut ErlNifEnv, term: ErlNifTerm, keypos: usize) -> Result<(Key, Obj), ()> {
+    encode_object_with(env, term, keypos, |key, code, blobs| {
+        (Key::new(key), Obj { code: Code::new(code), blobs: Blobs::from_vec(blobs), cells: None })
+    })
+}
+
+/// Encodes the tuple `term` into scratch space and calls `f` with the
+/// encoded key, the encoded object and its big binaries, so that a caller
+/// that can use the bytes in place (an in-place insert) copies nothing.
+pub fn encode_object_with<R>(
+    env: *mut ErlNifEnv,
+    term: ErlNifTerm,
+    keypos: usize,
+    f: impl FnOnce(&[u8], &[u8], Vec<Blob>) -> R,
+) -> Result<R, ()> {
     let mut arity = 0;
     let mut elems: *const ErlNifTerm = std::ptr::null();
     // SAFETY: `env` is the live environment `term` belongs to.
@@ -249,9 +262,12 @@ pub fn encode_object(env: *mut ErlNifEnv, term: ErlNifTerm, keypos: usize) -> Re
                 key_blobs = blobs.len() != before;
             }
         }
-        let key = if key_blobs { key_of(env, elems[keypos - 1])? } else { Key::new(&buf[key_range]) };
-        let obj = Obj { code: Code::new(buf), blobs: Blobs::from_vec(blobs), cells: None };
-        Ok((key, obj))
+        if key_blobs {
+            let key = key_of(env, elems[keypos - 1])?;
+            Ok(f(key.bytes(), buf, blobs))
+        } else {
+            Ok(f(&buf[key_range], buf, blobs))
+        }
     })
 }
 

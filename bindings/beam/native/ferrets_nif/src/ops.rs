@@ -11,7 +11,7 @@ use rustler::{Atom, Encoder, Env, Error, NifResult, ResourceArc, Term};
 use crate::atoms;
 use crate::key::{probe, Key};
 use crate::names;
-use crate::objects::{encode_object, with_key, Entry, Obj};
+use crate::objects::{encode_object, encode_object_with, with_key, Entry, Obj};
 use crate::options::{self, Kind, OptError};
 use crate::owner;
 use crate::table::{resolve, self_word, Access, Flags, OwnerState, TableResource};
@@ -88,14 +88,7 @@ fn encode_all(env: Env<'_>, t: &TableResource, objects: Term<'_>) -> NifResult<V
 fn put(t: &TableResource, key: Key, obj: Obj) {
     match t.kind {
         Kind::Set => {
-            // Same key, short plain objects: rewrite in place (see `Code`).
-            let done = t.table.get_with(&key, |e| match e {
-                Entry::One(old) => old.overwrite(&obj),
-                Entry::Many(_) => false,
-            });
-            if done != Some(true) {
-                t.table.insert(key, Entry::One(obj));
-            }
+            t.table.insert(key, Entry::One(obj));
         }
         Kind::Bag | Kind::DuplicateBag => {
             let dup = t.kind == Kind::DuplicateBag;
@@ -117,13 +110,26 @@ fn put(t: &TableResource, key: Key, obj: Obj) {
 #[rustler::nif]
 fn insert<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<bool> {
     let t = resolve(env, tab, Access::Write)?;
-    if objects.is_tuple() {
-        let (k, o) =
-            encode_object(env.as_c_arg(), objects.as_c_arg(), t.keypos).map_err(|()| Error::BadArg)?;
-        put(t, k, o);
-        return Ok(true);
+    let raw = env.as_c_arg();
+    let one = encode_object_with(raw, objects.as_c_arg(), t.keypos, |kb, code, blobs| {
+        // A set's short plain object over an existing key: rewrite in place.
+        if t.kind == Kind::Set && blobs.is_empty() {
+            let over = |e: &Entry| match e {
+                Entry::One(old) => old.overwrite(code),
+                Entry::Many(_) => false,
+            };
+            if probe(kb, |k| t.table.get_with(k, over), |k| t.table.get_with(k, over)) == Some(true) {
+                return None;
+            }
+        }
+        Some((Key::new(kb), Obj::new(code, blobs)))
+    });
+    match one {
+        Ok(Some((k, o))) => put(t, k, o),
+        Ok(None) => {}
+        Err(()) if objects.is_list() => put_all(t, encode_all(env, t, objects)?),
+        Err(()) => return Err(Error::BadArg),
     }
-    put_all(t, encode_all(env, t, objects)?);
     Ok(true)
 }
 
