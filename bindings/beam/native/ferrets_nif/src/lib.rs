@@ -26,7 +26,7 @@ mod owner;
 mod pool; // offload pool: Ferrets.Pool / Ferrets.Async (issue 5)
 mod raw;
 mod snapshot; // snapshot file format (issue 5)
-mod table;
 mod tabjobs; // table jobs on the pool (issue 5)
+mod table;
 
 rustler::init!("Elixir.Ferrets.Native");
