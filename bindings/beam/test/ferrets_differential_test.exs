@@ -77,8 +77,8 @@ defmodule FerretsDifferentialTest do
       15 -> {:update_counter, [rand_key(), rand_counter_op()]}
       16 -> {:update_counter, [rand_key(), rand_counter_op(), Enum.random([{:d, 0}, {:d, 0, 0}, :x])]}
       17 -> {:update_element, [rand_key(), Enum.random([{2, rand_value()}, [{3, 1}, {2, big()}], {1, :k}, {7, 1}, :bad])]}
-      18 -> {:info, [Enum.random([:size, :type, :keypos, :named_table, :protection, :bogus])]}
-      19 -> {:tab2list, []}
+      18 -> {:info, [Enum.random([:size, :type, :keypos, :named_table, :protection, :name, :owner, :heir, :write_concurrency, :compressed, :bogus])]}
+      19 -> Enum.random([{:tab2list, []}, {:info_all, []}])
       20 -> {:traverse, []}
       21 -> {:foldl, []}
       22 -> if :rand.uniform(5) == 1, do: {:delete_all_objects, []}, else: {:lookup, [rand_key()]}
@@ -88,6 +88,9 @@ defmodule FerretsDifferentialTest do
   defp run(mod, t, {:traverse, []}) do
     safe(fn -> walk(mod, t, mod.first(t), []) |> Enum.sort() end)
   end
+
+  defp run(mod, t, {:info_all, []}),
+    do: safe(fn -> mod.info(t) |> Keyword.drop([:memory, :id]) end)
 
   defp run(mod, t, {:tab2list, []}), do: safe(fn -> Enum.sort(mod.tab2list(t)) end)
 
@@ -110,9 +113,24 @@ defmodule FerretsDifferentialTest do
       :rand.seed(:exsss, {1, 2, unquote(Macro.escape(type)) |> :erlang.phash2()})
 
       for seq <- 1..@sequences do
-        opts = [unquote(type), :public] ++ if(rem(seq, 7) == 0, do: [{:keypos, 2}], else: [])
-        e = :ets.new(:diff, opts)
-        f = :ferrets.new(:diff, opts)
+        opts =
+          [unquote(type), Enum.random([:public, :protected])] ++
+            if(rem(seq, 7) == 0, do: [{:keypos, 2}], else: []) ++
+            if(rem(seq, 5) == 0, do: [:named_table, {:write_concurrency, :auto}], else: []) ++
+            Enum.random([
+              [],
+              [{:read_concurrency, true}],
+              [{:write_concurrency, true}],
+              [{:write_concurrency, :auto}, {:decentralized_counters, false}],
+              [{:decentralized_counters, true}, :compressed],
+              [{:heir, :none}]
+            ])
+
+        # Named tables are used by name (ets and ferrets names do not clash).
+        name = :"diff_#{unquote(type)}_#{seq}"
+        e = :ets.new(name, opts)
+        f = :ferrets.new(name, opts)
+        assert is_atom(e) == is_atom(f)
 
         Enum.reduce(1..@ops_per_sequence, [], fn _, history ->
           op = rand_op()

@@ -124,6 +124,7 @@ pub fn parse(options: Term<'_>) -> Result<Options, OptError> {
         compressed: false,
     };
     let mut ordered = false;
+    let mut counters_given = false;
     for opt in list {
         if let Ok(a) = opt.decode::<Atom>() {
             match a {
@@ -152,6 +153,7 @@ pub fn parse(options: Term<'_>) -> Result<Options, OptError> {
                 o.write_concurrency = a;
             } else if tag == atoms::decentralized_counters() {
                 o.decentralized_counters = flag.map_err(|_| OptError::Bad)?;
+                counters_given = true;
             } else if tag == atoms::heir() {
                 match parse_heir(opt).ok_or(OptError::Bad)? {
                     HeirOpt::None => o.heir = None,
@@ -171,6 +173,14 @@ pub fn parse(options: Term<'_>) -> Result<Options, OptError> {
     }
     if ordered {
         return Err(OptError::OrderedSet);
+    }
+    // As ETS on OTP 25: `{write_concurrency, auto}` implies decentralized
+    // counters, and without write concurrency there are none.
+    if !counters_given && o.write_concurrency == atoms::auto() {
+        o.decentralized_counters = true;
+    }
+    if o.write_concurrency == atoms::false_() {
+        o.decentralized_counters = false;
     }
     Ok(o)
 }
