@@ -76,6 +76,27 @@ defmodule FerretsOwnershipTest do
       assert mod.info(t, :size) == :undefined
     end
 
+    test "#{mod}: setopts changes the protection; bad options and dead pids are refused" do
+      mod = unquote(mod)
+      t = mod.new(:setprot, [:public])
+      mod.insert(t, {:k, 1})
+      assert mod.setopts(t, {:protection, :private})
+      assert mod.info(t, :protection) == :private
+      {_, r} = in_process(fn -> try(do: mod.lookup(t, :k), rescue: (ArgumentError -> :badarg)) end, false)
+      assert r == :badarg
+      assert mod.setopts(t, [{:protection, :protected}, {:heir, :none}])
+      {_, r} = in_process(fn -> mod.lookup(t, :k) end, false)
+      assert r == [{:k, 1}]
+      assert_raise ArgumentError, fn -> mod.setopts(t, {:protection, :bogus}) end
+      assert_raise ArgumentError, fn -> mod.setopts(t, {:heir, :not_a_pid, :x}) end
+      assert_raise ArgumentError, fn -> mod.setopts(t, {:keypos, 2}) end
+      {dead, _} = in_process(fn -> :ok end, false)
+      ref = Process.monitor(dead)
+      assert_receive {:DOWN, ^ref, _, _, _}
+      assert_raise ArgumentError, fn -> mod.give_away(t, dead, :g) end
+      assert mod.info(t, :owner) == self()
+    end
+
     test "#{mod}: protection is enforced for other processes" do
       mod = unquote(mod)
       prot = mod.new(:prot, [:protected])

@@ -31,7 +31,7 @@ fn info<'a>(env: Env<'a>, tab: Term<'a>, item: Atom) -> NifResult<Term<'a>> {
         i if i == atoms::named_table() => t.named.encode(env),
         i if i == atoms::name() => word(t.name.load(Ordering::Acquire)),
         i if i == atoms::owner() => word(t.owner.load(Ordering::Acquire)),
-        i if i == atoms::protection() => t.protection.atom().encode(env),
+        i if i == atoms::protection() => t.protection().atom().encode(env),
         i if i == atoms::id() => arc_of(t)?.encode(env),
         i if i == atoms::heir() => match &t.state.lock().unwrap_or_else(|e| e.into_inner()).heir {
             Some(h) => h.pid.encode(env),

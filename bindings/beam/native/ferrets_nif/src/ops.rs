@@ -1,7 +1,7 @@
 //! Creating tables and the per-key operations: insert, lookup, member,
 //! take and the deletes.
 
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicU8};
 use std::sync::Mutex;
 
 use ferrets_core::{Compute, Table};
@@ -49,7 +49,7 @@ fn new<'a>(env: Env<'a>, name: Atom, options: Term<'a>) -> NifResult<Term<'a>> {
         table: Table::new(),
         kind: o.kind,
         keypos: o.keypos,
-        protection: o.protection,
+        protection: AtomicU8::new(o.protection.to_u8()),
         named: o.named,
         name: AtomicU64::new(crate::raw::word(name.as_c_arg())),
         owner: AtomicU64::new(self_word(env)),

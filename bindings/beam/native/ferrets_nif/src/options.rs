@@ -39,6 +39,25 @@ pub enum Protection {
 }
 
 impl Protection {
+    /// The protection stored as `u8` by [`Protection::to_u8`].
+    pub fn from_u8(v: u8) -> Self {
+        match v {
+            0 => Protection::Public,
+            1 => Protection::Protected,
+            _ => Protection::Private,
+        }
+    }
+
+    /// The protection as `u8`.
+    pub fn to_u8(self) -> u8 {
+        self as u8
+    }
+
+    /// The protection of an atom (`public`, `protected` or `private`).
+    pub fn from_atom(a: Atom) -> Option<Self> {
+        [Protection::Public, Protection::Protected, Protection::Private].into_iter().find(|p| p.atom() == a)
+    }
+
     /// The protection's atom.
     pub fn atom(self) -> Atom {
         match self {

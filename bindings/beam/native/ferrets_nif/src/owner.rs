@@ -4,12 +4,12 @@
 use std::sync::atomic::Ordering;
 
 use rustler::sys::{enif_alloc_env, enif_free_env, enif_is_process_alive, enif_monitor_process, enif_send};
-use rustler::{Encoder, Env, Error, LocalPid, Monitor, NifResult, ResourceArc, Term};
+use rustler::{Atom, Encoder, Env, Error, LocalPid, Monitor, NifResult, ResourceArc, Term};
 
 use crate::atoms;
 use crate::names;
 use crate::objects::Obj;
-use crate::options::{parse_heir, HeirOpt};
+use crate::options::{parse_heir, HeirOpt, Protection};
 use crate::table::{lookup_table, self_word, TableResource};
 
 /// Tables at least this big are freed on a helper thread, so that deleting
@@ -129,7 +129,14 @@ fn give_away<'a>(env: Env<'a>, tab: Term<'a>, pid: Term<'a>) -> NifResult<Term<'
     Ok(tab_term(env, &arc))
 }
 
-/// `setopts(Tab, Opts)`: only `{heir, Pid, Data}` and `{heir, none}`, owner only.
+/// One `setopts/2` option.
+enum SetOpt {
+    Heir(HeirOpt),
+    Protection(Protection),
+}
+
+/// `setopts(Tab, Opts)`: `{heir, Pid, Data}`, `{heir, none}` and (as ETS
+/// accepts) `{protection, P}`; owner only; all or nothing.
 #[rustler::nif]
 fn setopts<'a>(env: Env<'a>, tab: Term<'a>, opts: Term<'a>) -> NifResult<bool> {
     let t = lookup_table(tab).ok_or(Error::BadArg)?;
@@ -137,16 +144,23 @@ fn setopts<'a>(env: Env<'a>, tab: Term<'a>, opts: Term<'a>) -> NifResult<bool> {
         return Err(Error::BadArg);
     }
     let opts: Vec<Term<'a>> = if opts.is_list() { opts.decode()? } else { vec![opts] };
-    let mut heirs = Vec::with_capacity(opts.len());
+    let mut parsed = Vec::with_capacity(opts.len());
     for opt in opts {
-        heirs.push(parse_heir(opt).ok_or(Error::BadArg)?);
+        let p = match opt.decode::<(Atom, Atom)>() {
+            Ok((tag, p)) if tag == atoms::protection() => {
+                SetOpt::Protection(Protection::from_atom(p).ok_or(Error::BadArg)?)
+            }
+            _ => SetOpt::Heir(parse_heir(opt).ok_or(Error::BadArg)?),
+        };
+        parsed.push(p);
     }
     let mut state = t.state.lock().unwrap_or_else(|e| e.into_inner());
-    for h in heirs {
-        state.heir = match h {
-            HeirOpt::None => None,
-            HeirOpt::Some(h) => Some(h),
-        };
+    for p in parsed {
+        match p {
+            SetOpt::Heir(HeirOpt::None) => state.heir = None,
+            SetOpt::Heir(HeirOpt::Some(h)) => state.heir = Some(h),
+            SetOpt::Protection(p) => t.protection.store(p.to_u8(), Ordering::Relaxed),
+        }
     }
     Ok(true)
 }

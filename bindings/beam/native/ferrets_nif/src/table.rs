@@ -1,7 +1,7 @@
 //! The table resource: what a table reference points at, how a table
 //! argument is resolved, and who may do what with it.
 
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ferrets_core::Table;
@@ -45,8 +45,8 @@ pub struct TableResource {
     pub kind: Kind,
     /// 1-based key position in the objects.
     pub keypos: usize,
-    /// Access rights.
-    pub protection: Protection,
+    /// Access rights (a [`Protection`] as `u8`; `setopts/2` changes it).
+    pub protection: AtomicU8,
     /// Whether the table is resolvable by name.
     pub named: bool,
     /// The name atom's term word (`rename/2` changes it).
@@ -102,6 +102,11 @@ pub fn self_word(env: Env<'_>) -> u64 {
 }
 
 impl TableResource {
+    /// The current access rights.
+    #[inline]
+    pub fn protection(&self) -> Protection {
+        Protection::from_u8(self.protection.load(Ordering::Relaxed))
+    }
     /// The number of objects.
     pub fn size(&self) -> usize {
         (self.table.len() as isize + self.extra.load(Ordering::Relaxed)).max(0) as usize
@@ -131,7 +136,7 @@ impl TableResource {
         if self.deleted.load(Ordering::Acquire) {
             return Err(Error::BadArg);
         }
-        match (self.protection, access) {
+        match (self.protection(), access) {
             (Protection::Public, _) | (Protection::Protected, Access::Read) => Ok(()),
             _ if self.is_owner(env) => Ok(()),
             _ => Err(Error::BadArg),
