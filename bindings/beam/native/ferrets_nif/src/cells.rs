@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
 use crate::codec;
 
+/// `state` bit: no more in-place adds (the low bits count adders under way).
 const SEALED: u32 = 1 << 31;
 
 /// Most counters one object keeps in place (more integer elements are
@@ -27,10 +28,13 @@ const MAX: usize = 6;
 /// The atomic integer elements of one object: one cache line, one allocation.
 #[repr(align(64))]
 pub struct Cells {
+    /// The counters.
     values: [AtomicI64; MAX],
+    /// [`SEALED`] and the number of adders under way.
     state: AtomicU32,
     /// 1-based tuple positions of `values[..len]`.
     positions: [u8; MAX],
+    /// Counters in use.
     len: u8,
 }
 
@@ -61,12 +65,14 @@ impl Cells {
         self.slot(pos).map(|c| c.load(Ordering::Acquire))
     }
 
+    /// The counter at tuple position `pos`.
     #[inline]
     fn slot(&self, pos: usize) -> Option<&AtomicI64> {
         let i = self.positions[..self.len as usize].iter().position(|&p| p as usize == pos)?;
         Some(&self.values[i])
     }
 
+    /// `(position, counter)` pairs.
     fn slots(&self) -> impl Iterator<Item = (usize, &AtomicI64)> {
         self.positions[..self.len as usize].iter().map(|&p| p as usize).zip(self.values.iter())
     }

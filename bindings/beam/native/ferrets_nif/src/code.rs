@@ -16,18 +16,25 @@ use crate::codec;
 
 /// Bytes kept inline.
 pub const INLINE: usize = 28;
+/// 32-bit words holding the inline bytes.
 const WORDS: usize = INLINE / 4;
 
+/// `state` bit: a writer holds the sequence lock.
 const WRITING: u32 = 1;
+/// `state` bit: no more in-place writes.
 const SEALED: u32 = 2;
+/// Where the length sits in `state`.
 const LEN_SHIFT: u32 = 2;
+/// The length bits of `state`.
 const LEN_MASK: u32 = 0x3f << LEN_SHIFT;
+/// One version step in `state` (bumped by every write).
 const VERSION: u32 = 1 << 8;
 
 /// Inline bytes under a sequence lock.
 pub struct Inline {
     /// `WRITING`, `SEALED`, the length (bits 2..8) and a version (bits 8..).
     state: AtomicU32,
+    /// The bytes, little-endian.
     words: [AtomicU32; WORDS],
 }
 
@@ -39,6 +46,7 @@ pub enum Code {
     Heap(Box<[u8]>),
 }
 
+/// `bytes` (at most [`INLINE`]) as zero-padded little-endian words.
 fn pack(bytes: &[u8]) -> [u32; WORDS] {
     let mut buf = [0u8; INLINE];
     buf[..bytes.len()].copy_from_slice(bytes);

@@ -64,6 +64,7 @@ fn nil_term(env: *mut ErlNifEnv) -> ErlNifTerm {
     unsafe { enif_make_list_from_array(env, ptr::null(), 0) }
 }
 
+/// Appends a `u32` length; `Err` when `n` does not fit.
 fn put_u32(out: &mut Vec<u8>, n: usize) -> Result<(), ()> {
     let n = u32::try_from(n).map_err(|_| ())?;
     out.extend_from_slice(&n.to_le_bytes());
@@ -74,11 +75,17 @@ fn put_u32(out: &mut Vec<u8>, n: usize) -> Result<(), ()> {
 // low 4 bits 0b1111 mark a small integer (value in the upper 60 bits), the
 // low 6 bits 0b001011 an atom. Reading them directly saves two NIF API calls
 // per integer or atom; `immediates_ok` checks them against the API once.
+/// Tag bits of a small integer.
 const SMALL_MASK: u64 = 0xf;
+/// Tag value of a small integer.
 const SMALL_TAG: u64 = 0xf;
+/// Tag bits of an atom.
 const ATOM_MASK: u64 = 0x3f;
+/// Tag value of an atom.
 const ATOM_TAG: u64 = 0x0b;
+/// Smallest small integer (60-bit signed).
 const SMALL_MIN: i64 = -(1 << 59);
+/// Largest small integer.
 const SMALL_MAX: i64 = (1 << 59) - 1;
 
 /// 0: not checked yet, 1: the tags above hold, 2: they do not (use the API).
@@ -325,6 +332,7 @@ pub fn decode_int(bytes: &[u8]) -> Option<i128> {
     }
 }
 
+/// The `u32` length at `at`.
 fn read_u32(bytes: &[u8], at: usize) -> usize {
     u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize
 }

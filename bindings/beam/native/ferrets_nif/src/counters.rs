@@ -15,8 +15,11 @@ use crate::table::{resolve, Access, TableResource};
 /// One counter operation: add `incr` at `pos`, then clamp to `set_value`
 /// when the result crosses `threshold`.
 struct Op {
+    /// 1-based tuple position.
     pos: usize,
+    /// The increment.
     incr: i128,
+    /// `(Threshold, SetValue)`.
     limit: Option<(i128, i128)>,
 }
 
@@ -36,6 +39,7 @@ fn int_of(t: Term<'_>) -> Option<i128> {
     codec::decode_int(&buf)
 }
 
+/// One `UpdateOp` (`Incr`, `{Pos, Incr}` or `{Pos, Incr, Threshold, SetValue}`).
 fn parse_op(t: &TableResource, op: Term<'_>) -> Option<Op> {
     if let Some(incr) = int_of(op) {
         return Some(Op { pos: t.keypos + 1, incr, limit: None });
@@ -129,6 +133,7 @@ fn default_object<'a>(env: Env<'a>, t: &TableResource, key: Term<'a>, d: Term<'a
     Ok(Some(encode_object(raw, d, t.keypos).map_err(|()| Error::BadArg)?.1))
 }
 
+/// `update_counter/3,4`: the in-place fast path, then the general one.
 fn update_counter_impl<'a>(
     env: Env<'a>,
     tab: Term<'a>,

@@ -22,6 +22,7 @@ use crate::table::{resolve, Access, TableResource};
 
 /// Keys in traversal order.
 pub struct Snapshot {
+    /// `(order hash, key)`, sorted.
     keys: Vec<(u64, Key)>,
 }
 
@@ -30,6 +31,7 @@ fn order_hash(bytes: &[u8]) -> u64 {
     BuildHasherDefault::<DefaultHasher>::default().hash_one(bytes)
 }
 
+/// Takes and publishes a new snapshot of the keys, in traversal order.
 fn rebuild(t: &TableResource) -> Arc<Snapshot> {
     let mut keys: Vec<(u64, Key)> = t.table.iter().map(|(k, _)| (order_hash(k.bytes()), k)).collect();
     keys.sort_unstable_by(|a, b| (a.0, a.1.bytes()).cmp(&(b.0, b.1.bytes())));
@@ -48,10 +50,12 @@ fn present_from<'a>(env: Env<'a>, t: &TableResource, snap: &Snapshot, from: usiz
     atoms::end_of_table().encode(env)
 }
 
+/// Whether whole-table work must move to a dirty scheduler.
 fn too_big(t: &TableResource, dirty: bool) -> bool {
     !dirty && t.table.len() > DIRTY_ABOVE
 }
 
+/// `first/1` on either kind of scheduler.
 fn first_impl<'a>(env: Env<'a>, tab: Term<'a>, dirty: bool) -> NifResult<Term<'a>> {
     let t = resolve(env, tab, Access::Read)?;
     if too_big(t, dirty) {
@@ -61,6 +65,7 @@ fn first_impl<'a>(env: Env<'a>, tab: Term<'a>, dirty: bool) -> NifResult<Term<'a
     Ok(present_from(env, t, &snap, 0))
 }
 
+/// `next/2` on either kind of scheduler.
 fn next_impl<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>, dirty: bool) -> NifResult<Term<'a>> {
     let t = resolve(env, tab, Access::Read)?;
     let found = with_key(env.as_c_arg(), key.as_c_arg(), |kb| {
@@ -113,6 +118,7 @@ fn next_dirty<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<
     next_impl(env, tab, key, true)
 }
 
+/// `tab2list/1` on either kind of scheduler.
 fn tab2list_impl<'a>(env: Env<'a>, tab: Term<'a>, dirty: bool) -> NifResult<Term<'a>> {
     let t = resolve(env, tab, Access::Read)?;
     if too_big(t, dirty) {

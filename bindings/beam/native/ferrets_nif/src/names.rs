@@ -17,7 +17,9 @@ use crate::table::TableResource;
 /// Raw atom term word -> table.
 type NameMap = HashMap<u64, ResourceArc<TableResource>>;
 
+/// Named tables.
 static NAMES: LazyLock<RwLock<NameMap>> = LazyLock::new(|| RwLock::new(HashMap::new()));
+/// Bumped whenever `NAMES` changes, to invalidate the per-thread caches.
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// Every table not yet deleted, by its unique id.
@@ -25,6 +27,7 @@ static ALL: LazyLock<Mutex<HashMap<u64, ResourceArc<TableResource>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
 thread_local! {
+    /// This thread's copy of `NAMES`, valid for the generation it records.
     static CACHE: RefCell<(u64, NameMap)> = RefCell::new((0, HashMap::new()));
 }
 

@@ -16,8 +16,11 @@ use crate::key::Key;
 /// One stored tuple: its [`codec`] bytes, the big binaries it shares, and
 /// (once `update_counter` touched it) its integer elements as [`Cells`].
 pub struct Obj {
+    /// The encoded tuple.
     code: Code,
+    /// Big binaries its `BLOB` tags refer to.
     blobs: Blobs,
+    /// In-place counters (long objects only; short ones count in `code`).
     cells: Option<Box<Cells>>,
 }
 
@@ -37,6 +40,7 @@ impl Obj {
         self.code.with(|code| self.term_of(env, code))
     }
 
+    /// Builds the tuple in `env` from a copy of its bytes.
     fn term_of(&self, env: *mut ErlNifEnv, code: &[u8]) -> ErlNifTerm {
         let Some(cells) = &self.cells else {
             return codec::decode(env, code, self.blobs.as_slice()).0;

@@ -131,7 +131,9 @@ fn give_away<'a>(env: Env<'a>, tab: Term<'a>, pid: Term<'a>) -> NifResult<Term<'
 
 /// One `setopts/2` option.
 enum SetOpt {
+    /// `{heir, ...}`.
     Heir(HeirOpt),
+    /// `{protection, P}`.
     Protection(Protection),
 }
 

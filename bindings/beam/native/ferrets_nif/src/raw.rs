@@ -4,6 +4,7 @@
 use rustler::sys::{ErlNifPid, ErlNifTerm};
 use rustler::LocalPid;
 
+// Terms and local pids are one machine word on the 64-bit VMs we build for.
 const _: () = assert!(size_of::<ErlNifTerm>() == size_of::<u64>());
 const _: () = assert!(size_of::<ErlNifPid>() == size_of::<u64>());
 

@@ -73,6 +73,7 @@ impl Resource for TableResource {
     }
 }
 
+/// The next table id.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A fresh table id.
