@@ -180,6 +180,32 @@ defmodule FerretsOwnershipTest do
     assert :ferrets.info(t, :size) == 17
   end
 
+  test "a list insert is isolated: no reader sees it half done" do
+    # The writer stores [{:a, i}, {:b, i}] with i rising; a reader that
+    # reads :a then :b must never find :b older than :a.
+    t = :ferrets.new(:isolated, [:public])
+    :ferrets.insert(t, [{:a, 0}, {:b, 0}])
+
+    writer =
+      Task.async(fn ->
+        for i <- 1..20_000, do: :ferrets.insert(t, [{:a, i}, {:b, i}])
+      end)
+
+    readers =
+      for _ <- 1..2 do
+        Task.async(fn ->
+          for _ <- 1..20_000 do
+            [{:a, a}] = :ferrets.lookup(t, :a)
+            [{:b, b}] = :ferrets.lookup(t, :b)
+            assert b >= a, "saw :a = #{a} but then :b = #{b}"
+          end
+        end)
+      end
+
+    Enum.each([writer | readers], &Task.await(&1, 60_000))
+    assert :ferrets.lookup(t, :b) == [{:b, 20_000}]
+  end
+
   test "in-place writes are never torn: every reader sees both elements equal" do
     # insert rewrites short objects in place, update_counter adds in place,
     # update_element and list update_counter replace the object: all keep

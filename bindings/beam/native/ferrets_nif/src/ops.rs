@@ -1,7 +1,7 @@
 //! Creating tables and the per-key operations: insert, lookup, member,
 //! take and the deletes.
 
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicU8};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicU64, AtomicU8};
 use std::sync::Mutex;
 
 use ferrets_core::{Compute, Table};
@@ -62,6 +62,8 @@ fn new<'a>(env: Env<'a>, name: Atom, options: Term<'a>) -> NifResult<Term<'a>> {
             compressed: o.compressed,
         },
         extra: AtomicIsize::new(0),
+        busy: AtomicU32::new(0),
+        multi: Mutex::new(()),
         snapshot: Mutex::new(None),
     });
     if o.named && !names::register(crate::raw::word(name.as_c_arg()), res.clone()) {
@@ -127,7 +129,10 @@ fn insert<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<bool>
     match one {
         Ok(Some((k, o))) => put(t, k, o),
         Ok(None) => {}
-        Err(()) if objects.is_list() => put_all(t, encode_all(env, t, objects)?),
+        Err(()) if objects.is_list() => {
+            let all = encode_all(env, t, objects)?;
+            t.isolated(all.len(), || put_all(t, all));
+        }
         Err(()) => return Err(Error::BadArg),
     }
     Ok(true)
@@ -152,11 +157,13 @@ fn insert_new<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<b
         let (k, o) = all.into_iter().next().ok_or(Error::BadArg)?;
         return Ok(t.table.insert_new(k, Entry::One(o)));
     }
-    if all.iter().any(|(k, _)| t.table.contains_key(k.bytes())) {
-        return Ok(false);
-    }
-    put_all(t, all);
-    Ok(true)
+    Ok(t.isolated(all.len(), || {
+        if all.iter().any(|(k, _)| t.table.contains_key(k.bytes())) {
+            return false;
+        }
+        put_all(t, all);
+        true
+    }))
 }
 
 /// `lookup(Tab, Key)`: the objects under `Key`, `[]` if none.

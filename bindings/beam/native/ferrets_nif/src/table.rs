@@ -1,7 +1,7 @@
 //! The table resource: what a table reference points at, how a table
 //! argument is resolved, and who may do what with it.
 
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ferrets_core::Table;
@@ -57,6 +57,11 @@ pub struct TableResource {
     pub state: Mutex<OwnerState>,
     /// Set once by `delete/1` or the owner's death.
     pub deleted: AtomicBool,
+    /// Multi-object writes under way (see [`TableResource::isolated`]):
+    /// every other operation waits for them, so none sees one half done.
+    pub busy: AtomicU32,
+    /// Serializes multi-object writes.
+    pub multi: Mutex<()>,
     /// Options kept for `info`.
     pub flags: Flags,
     /// Objects beyond the first under each key (bags only), so that
@@ -72,6 +77,10 @@ impl Resource for TableResource {
         owner::owner_down(self, env, pid, monitor);
     }
 }
+
+/// Longest list whose insert is isolated (see [`TableResource::isolated`]):
+/// about 0.1 ms of work, the longest other callers may be made to wait.
+pub const MAX_ISOLATED: usize = 1_000;
 
 /// The next table id.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -120,6 +129,42 @@ impl TableResource {
         }
     }
 
+    /// Waits until no multi-object write is under way (they are bounded:
+    /// see [`MAX_ISOLATED`]).
+    #[cold]
+    fn wait_quiet(&self) {
+        let mut spins = 0u32;
+        while self.busy.load(Ordering::Acquire) != 0 {
+            if spins < 64 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Runs the multi-object write `f` (a list `insert/2` or `insert_new/2`
+    /// of `n` objects) so that no other operation on the table sees it half
+    /// done, as ETS does with its table lock. Lists longer than
+    /// [`MAX_ISOLATED`] run unisolated rather than stall other callers.
+    pub fn isolated<R>(&self, n: usize, f: impl FnOnce() -> R) -> R {
+        if !(2..=MAX_ISOLATED).contains(&n) {
+            return f();
+        }
+        /// Ends the isolation even if `f` panics.
+        struct Done<'a>(&'a AtomicU32);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Release);
+            }
+        }
+        let _serial = self.multi.lock().unwrap_or_else(|e| e.into_inner());
+        self.busy.fetch_add(1, Ordering::SeqCst);
+        let _done = Done(&self.busy);
+        f()
+    }
+
     /// Removes every object.
     pub fn clear(&self) {
         self.table.clear();
@@ -136,6 +181,9 @@ impl TableResource {
     pub fn check(&self, env: Env<'_>, access: Access) -> NifResult<()> {
         if self.deleted.load(Ordering::Acquire) {
             return Err(Error::BadArg);
+        }
+        if self.busy.load(Ordering::Acquire) != 0 {
+            self.wait_quiet();
         }
         match (self.protection(), access) {
             (Protection::Public, _) | (Protection::Protected, Access::Read) => Ok(()),
