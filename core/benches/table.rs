@@ -8,7 +8,8 @@
 //! Knobs: `FERRETS_BENCH_ROUNDS` (default 3; medians are reported),
 //! `FERRETS_BENCH_BITS` (log2 of the big key space, default 24),
 //! `FERRETS_BENCH_OPS` (operations per thread per run, default 2M),
-//! `FERRETS_BENCH_ONLY` (comma-separated workload numbers).
+//! `FERRETS_BENCH_ONLY` (comma-separated workload numbers),
+//! `FERRETS_BENCH_WHO` (comma-separated contenders, e.g. `ferrets,scc`).
 //!
 //! Every contender hashes with foldhash and stores `u64 -> u64`. Contenders
 //! are interleaved (the order rotates every round) so that noise from other
@@ -435,11 +436,20 @@ impl Samples {
 
 const NAMES: [&str; 5] = ["ferrets", "dashmap", "papaya", "scc", "RwLock<HashMap>"];
 
+/// Whether `FERRETS_BENCH_WHO` (comma-separated contender names; default all) includes `name`.
+fn wanted(name: &str) -> bool {
+    std::env::var("FERRETS_BENCH_WHO").map_or(true, |who| who.split(',').any(|w| w.trim() == name))
+}
+
 /// Runs `f::<M>()` for every contender, starting at a different one each round.
 macro_rules! each {
     ($round:expr, $f:ident ( $($arg:expr),* )) => {{
         for i in 0..5 {
-            match ($round + i) % 5 {
+            let which = ($round + i) % 5;
+            if !wanted(NAMES[which]) {
+                continue;
+            }
+            match which {
                 0 => $f::<Ferrets>($($arg),*),
                 1 => $f::<Dash>($($arg),*),
                 2 => $f::<Papaya>($($arg),*),

@@ -528,7 +528,10 @@ where
     /// A cursor over clones of the entries, in hash order. Safe under
     /// concurrent writes: each entry present for the whole iteration is seen
     /// exactly once; entries added or removed meanwhile may or may not be.
-    /// It pins only while it collects a short batch, never between calls.
+    /// It pins only while it collects a short batch, never between calls,
+    /// and carries its place as a hash position, so resizes between batches
+    /// do not disturb it. A partition whose resize is still in progress when
+    /// the cursor reaches it is finished first (the cursor helps copy).
     pub fn iter(&self) -> Iter<'_, K, V, S>
     where
         K: Clone,

@@ -132,6 +132,9 @@ where
             // SAFETY: `t` is unlinked from the root (the only path to it for
             // threads that pin from now on) and only the CAS winner retires it.
             unsafe { self.garbage.retire(guard, t) };
+            // A resize just retired a table and, often, many deleted entries
+            // (a shrink after bulk deletes): hand them to the collector now.
+            guard.flush();
         }
     }
 
