@@ -114,6 +114,26 @@ fn immediates_ok(env: *mut ErlNifEnv) -> bool {
     }
 }
 
+/// The encoding of `term` when it is a small integer or an atom, built on
+/// the stack from its tag (no API call, no buffer).
+#[inline]
+pub fn immediate(env: *mut ErlNifEnv, term: ErlNifTerm) -> Option<[u8; 9]> {
+    if !immediates_ok(env) {
+        return None;
+    }
+    let w = crate::raw::word(term);
+    let (tag, payload) = if w & SMALL_MASK == SMALL_TAG {
+        (INT, ((w as i64) >> 4) as u64)
+    } else if w & ATOM_MASK == ATOM_TAG {
+        (ATOM, w)
+    } else {
+        return None;
+    };
+    let mut out = [tag; 9];
+    out[1..].copy_from_slice(&payload.to_le_bytes());
+    Some(out)
+}
+
 /// `term` as a small integer, read from its tag without an API call.
 #[inline]
 pub fn small_int(env: *mut ErlNifEnv, term: ErlNifTerm) -> Option<i64> {
@@ -123,7 +143,7 @@ pub fn small_int(env: *mut ErlNifEnv, term: ErlNifTerm) -> Option<i64> {
 
 /// The integer term for `n`, built without an API call when it is small.
 #[inline]
-fn int_term(env: *mut ErlNifEnv, n: i64) -> ErlNifTerm {
+pub fn int_term(env: *mut ErlNifEnv, n: i64) -> ErlNifTerm {
     if (SMALL_MIN..=SMALL_MAX).contains(&n) && immediates_ok(env) {
         return crate::raw::term_of(((n << 4) as u64) | SMALL_TAG);
     }

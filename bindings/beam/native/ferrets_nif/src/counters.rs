@@ -6,7 +6,7 @@ use rustler::sys::{enif_get_tuple, enif_make_list_from_array, enif_make_tuple_fr
 use rustler::{Env, Error, NifResult, Term};
 
 use crate::codec;
-use crate::key::Key;
+use crate::key::{probe, Key};
 use crate::objects::{encode_object, key_of, with_key, Entry, Obj};
 use crate::ops::term;
 use crate::options::Kind;
@@ -149,20 +149,20 @@ fn update_counter_impl<'a>(
     if default.is_some_and(|d| !d.is_tuple()) {
         return Err(Error::BadArg);
     }
-    if !ops.is_list() {
-        // Fastest path: an in-place add on counters an earlier call set up.
+    if codec::small_int(raw, ops.as_c_arg()).is_some() || !ops.is_list() {
+        // Fastest path: an in-place add (see `Obj::try_add`).
         let op = parse_op(t, ops).ok_or(Error::BadArg)?;
         if let (None, Ok(incr), true) = (&op.limit, i64::try_from(op.incr), op.pos != t.keypos) {
+            let add = |e: &Entry| match e {
+                Entry::One(o) => o.try_add(op.pos, incr),
+                Entry::Many(_) => None,
+            };
             let added = with_key(raw, key.as_c_arg(), |kb| {
-                t.table.get_with(kb, |e| match e {
-                    Entry::One(o) => o.try_add(op.pos, incr),
-                    Entry::Many(_) => None,
-                })
+                probe(kb, |k| t.table.get_with(k, add), |k| t.table.get_with(k, add))
             })
             .map_err(|()| Error::BadArg)?;
             if let Some(Some(n)) = added {
-                // SAFETY: `raw` is this call's environment.
-                return Ok(term(env, unsafe { rustler::sys::enif_make_int64(raw, n) }));
+                return Ok(term(env, codec::int_term(raw, n)));
             }
         }
     }

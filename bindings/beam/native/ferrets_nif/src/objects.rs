@@ -215,6 +215,9 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 /// Calls `f` with the encoded bytes of the key `term` (`Err` when the term
 /// cannot be encoded).
 pub fn with_key<R>(env: *mut ErlNifEnv, term: ErlNifTerm, f: impl FnOnce(&[u8]) -> R) -> Result<R, ()> {
+    if let Some(bytes) = codec::immediate(env, term) {
+        return Ok(f(&bytes));
+    }
     with_scratch(|buf| {
         codec::encode(env, term, buf, &mut None)?;
         Ok(f(buf))
