@@ -6,8 +6,9 @@
 %% `next/2', `tab2list/1', `foldl/3') is ferrets' own hash order;
 %% `ordered_set' is refused with `badarg' (cause `ordered_set_not_supported');
 %% `memory' counts ferrets' own bytes, in words. Work on big tables
-%% (`tab2list/1', `foldl/3', `delete_all_objects/1', starting a traversal)
-%% runs on a dirty scheduler so normal schedulers never stall.
+%% (`tab2list/1', `foldl/3', `delete_all_objects/1', starting a traversal,
+%% inserting long lists) runs on a dirty scheduler so normal schedulers
+%% never stall.
 -module(ferrets).
 
 -export([new/2, insert/2, insert_new/2, lookup/2, lookup_element/3, member/2,
@@ -18,6 +19,10 @@
 -export([format_error/2]).
 
 -define(NIF, 'Elixir.Ferrets.Native').
+
+%% Lists longer than this are inserted by a dirty NIF, so that no normal
+%% scheduler is held for more than about a millisecond.
+-define(DIRTY_LIST, 2000).
 
 -type tab() :: atom() | reference().
 -export_type([tab/0]).
@@ -42,10 +47,17 @@ new(Name, Options) ->
     erlang:error(badarg, [Name, Options]).
 
 %% @doc Inserts an object or a list of objects, like `ets:insert/2'.
-insert(Tab, ObjectOrObjects) -> ?NIF:insert(Tab, ObjectOrObjects).
+%% Long lists are stored on a dirty scheduler.
+insert(Tab, Objects) when is_list(Objects), length(Objects) > ?DIRTY_LIST ->
+    ?NIF:insert_dirty(Tab, Objects);
+insert(Tab, ObjectOrObjects) ->
+    ?NIF:insert(Tab, ObjectOrObjects).
 
 %% @doc Inserts unless a key exists, like `ets:insert_new/2'.
-insert_new(Tab, ObjectOrObjects) -> ?NIF:insert_new(Tab, ObjectOrObjects).
+insert_new(Tab, Objects) when is_list(Objects), length(Objects) > ?DIRTY_LIST ->
+    ?NIF:insert_new_dirty(Tab, Objects);
+insert_new(Tab, ObjectOrObjects) ->
+    ?NIF:insert_new(Tab, ObjectOrObjects).
 
 %% @doc The objects stored under `Key', like `ets:lookup/2'.
 lookup(Tab, Key) -> ?NIF:lookup(Tab, Key).

@@ -268,8 +268,13 @@ defmodule FerretsOwnershipTest do
   test "big tab2list, foldl and delete_all_objects run dirty: schedulers stay responsive" do
     t = :ferrets.new(:big, [:public])
     n = 300_000
-    for chunk <- Enum.chunk_every(1..n, 10_000), do: :ferrets.insert(t, Enum.map(chunk, &{&1, &1}))
+    # Long lists go to the dirty insert (the normal one would take >1 ms).
+    for chunk <- Enum.chunk_every(1..n, 50_000), do: :ferrets.insert(t, Enum.map(chunk, &{&1, &1}))
     assert :ferrets.info(t, :size) == n
+    refute :ferrets.insert_new(t, Enum.map(1..5_000, &{&1, :again}))
+    assert :ferrets.insert_new(t, Enum.map((n + 1)..(n + 5_000), &{&1, &1}))
+    assert :ferrets.info(t, :size) == n + 5_000
+    for k <- (n + 1)..(n + 5_000), do: :ferrets.delete(t, k)
 
     # The normal-scheduler NIFs refuse whole-table work on a big table...
     assert Ferrets.Native.tab2list(t) == :too_big

@@ -21,6 +21,10 @@ defmodule Ferrets.Native do
   @doc false
   def insert_new(_tab, _objects), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
+  def insert_dirty(_tab, _objects), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def insert_new_dirty(_tab, _objects), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
   def lookup(_tab, _key), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
   def lookup_element(_tab, _key, _pos), do: :erlang.nif_error(:nif_not_loaded)

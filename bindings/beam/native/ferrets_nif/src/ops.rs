@@ -111,6 +111,17 @@ fn put(t: &TableResource, key: Key, obj: Obj) {
 /// `insert(Tab, ObjectOrObjects)`.
 #[rustler::nif]
 fn insert<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<bool> {
+    insert_impl(env, tab, objects)
+}
+
+/// `insert(Tab, Objects)` for long lists, on a dirty CPU scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn insert_dirty<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<bool> {
+    insert_impl(env, tab, objects)
+}
+
+/// `insert/2` on either kind of scheduler.
+fn insert_impl<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<bool> {
     let t = resolve(env, tab, Access::Write)?;
     let raw = env.as_c_arg();
     let one = encode_object_with(raw, objects.as_c_arg(), t.keypos, |kb, code, blobs| {
@@ -151,6 +162,17 @@ fn put_all(t: &TableResource, all: Vec<(Key, Obj)>) {
 /// `insert_new(Tab, ObjectOrObjects)`: nothing is stored if any key exists.
 #[rustler::nif]
 fn insert_new<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<bool> {
+    insert_new_impl(env, tab, objects)
+}
+
+/// `insert_new(Tab, Objects)` for long lists, on a dirty CPU scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn insert_new_dirty<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<bool> {
+    insert_new_impl(env, tab, objects)
+}
+
+/// `insert_new/2` on either kind of scheduler.
+fn insert_new_impl<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<bool> {
     let t = resolve(env, tab, Access::Write)?;
     let all = encode_all(env, t, objects)?;
     if all.len() == 1 {
