@@ -102,8 +102,9 @@ impl Cells {
     /// final afterwards.
     pub fn seal(&self) {
         self.state.fetch_or(SEALED, Ordering::AcqRel);
+        let mut backoff = crate::code::Backoff::default();
         while self.state.load(Ordering::Acquire) & !SEALED != 0 {
-            std::hint::spin_loop();
+            backoff.snooze();
         }
     }
 

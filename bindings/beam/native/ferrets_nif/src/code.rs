@@ -30,6 +30,24 @@ const LEN_MASK: u32 = 0x3f << LEN_SHIFT;
 /// One version step in `state` (bumped by every write).
 const VERSION: u32 = 1 << 8;
 
+/// Waiting for a lock holder: spin briefly, then yield the thread (the
+/// holder may have been descheduled by the OS mid-write).
+#[derive(Default)]
+pub struct Backoff(u32);
+
+impl Backoff {
+    /// Waits a little longer than last time.
+    #[inline]
+    pub fn snooze(&mut self) {
+        if self.0 < 64 {
+            self.0 += 1;
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
 /// Inline bytes under a sequence lock.
 pub struct Inline {
     /// `WRITING`, `SEALED`, the length (bits 2..8) and a version (bits 8..).
@@ -72,23 +90,26 @@ impl Code {
     pub fn with<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         match self {
             Code::Heap(b) => f(b),
-            Code::Inline(c) => loop {
-                let s1 = c.state.load(Ordering::Acquire);
-                if s1 & WRITING != 0 {
-                    std::hint::spin_loop();
-                    continue;
+            Code::Inline(c) => {
+                let mut backoff = Backoff::default();
+                loop {
+                    let s1 = c.state.load(Ordering::Acquire);
+                    if s1 & WRITING != 0 {
+                        backoff.snooze();
+                        continue;
+                    }
+                    let mut buf = [0u8; INLINE];
+                    for (i, w) in c.words.iter().enumerate() {
+                        buf[4 * i..4 * i + 4].copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+                    }
+                    fence(Ordering::Acquire);
+                    let s2 = c.state.load(Ordering::Relaxed);
+                    if s1 & !SEALED == s2 & !SEALED {
+                        let len = ((s1 & LEN_MASK) >> LEN_SHIFT) as usize;
+                        return f(&buf[..len]);
+                    }
                 }
-                let mut buf = [0u8; INLINE];
-                for (i, w) in c.words.iter().enumerate() {
-                    buf[4 * i..4 * i + 4].copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
-                }
-                fence(Ordering::Acquire);
-                let s2 = c.state.load(Ordering::Relaxed);
-                if s1 & !SEALED == s2 & !SEALED {
-                    let len = ((s1 & LEN_MASK) >> LEN_SHIFT) as usize;
-                    return f(&buf[..len]);
-                }
-            },
+            }
         }
     }
 
@@ -99,13 +120,14 @@ impl Code {
         if bytes.len() > INLINE {
             return false;
         }
+        let mut backoff = Backoff::default();
         let s = loop {
             let s = c.state.load(Ordering::Relaxed);
             if s & SEALED != 0 {
                 return false;
             }
             if s & WRITING != 0 {
-                std::hint::spin_loop();
+                backoff.snooze();
                 continue;
             }
             if c.state.compare_exchange_weak(s, s | WRITING, Ordering::Acquire, Ordering::Relaxed).is_ok() {
@@ -127,13 +149,14 @@ impl Code {
     /// the sum overflows.
     pub fn add_int(&self, pos: usize, incr: i64) -> Option<i64> {
         let Code::Inline(c) = self else { return None };
+        let mut backoff = Backoff::default();
         let s = loop {
             let s = c.state.load(Ordering::Relaxed);
             if s & SEALED != 0 {
                 return None;
             }
             if s & WRITING != 0 {
-                std::hint::spin_loop();
+                backoff.snooze();
                 continue;
             }
             if c.state.compare_exchange_weak(s, s | WRITING, Ordering::Acquire, Ordering::Relaxed).is_ok() {
@@ -170,6 +193,7 @@ impl Code {
     /// final afterwards.
     pub fn seal(&self) {
         let Code::Inline(c) = self else { return };
+        let mut backoff = Backoff::default();
         loop {
             let s = c.state.load(Ordering::Relaxed);
             if s & SEALED != 0 {
@@ -180,7 +204,7 @@ impl Code {
             {
                 return;
             }
-            std::hint::spin_loop();
+            backoff.snooze();
         }
     }
 
