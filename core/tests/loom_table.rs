@@ -97,3 +97,44 @@ fn same_key_writers_are_atomic() {
         assert_eq!(t.len(), 3);
     });
 }
+
+/// An iterator racing a growing resize sees a key present throughout
+/// exactly once.
+#[test]
+fn iter_racing_a_resize_sees_stable_keys_once() {
+    loom::model(|| {
+        let t = table();
+        t.insert(1, 10);
+        let a = {
+            let t = t.clone();
+            thread::spawn(move || {
+                t.insert(2, 20);
+                t.insert(3, 30);
+            })
+        };
+        let ones = t.iter().filter(|(k, _)| *k == 1).count();
+        assert_eq!(ones, 1);
+        a.join().unwrap();
+        assert_eq!(t.iter().count(), 3);
+    });
+}
+
+/// `clear` racing an insert: the insert either survives or is cleared, and
+/// the counts agree with what is left.
+#[test]
+fn clear_racing_an_insert() {
+    loom::model(|| {
+        let t = table();
+        t.insert(1, 10);
+        let a = {
+            let t = t.clone();
+            thread::spawn(move || t.insert(2, 20))
+        };
+        t.clear();
+        assert_eq!(t.get(&1), None);
+        a.join().unwrap();
+        let left = t.iter().count();
+        assert_eq!(left, t.len());
+        assert!(left <= 1);
+    });
+}
