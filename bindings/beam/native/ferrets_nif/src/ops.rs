@@ -142,17 +142,19 @@ fn insert_impl<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<
         Ok(None) => {}
         Err(()) if objects.is_list() => {
             let all = encode_all(env, t, objects)?;
-            t.isolated(all.len(), || put_all(t, all));
+            t.isolated(all.len(), || put_all(t, all, false));
         }
         Err(()) => return Err(Error::BadArg),
     }
     Ok(true)
 }
 
-/// Stores a list of objects. ETS stores a `bag` list last to first (so
-/// equal-key objects of one call land in reverse order); ferrets matches it.
-fn put_all(t: &TableResource, all: Vec<(Key, Obj)>) {
-    if t.kind == Kind::Bag {
+/// Stores a list of objects with `insert/2`'s semantics for the table type.
+/// ETS stores a `bag` list last to first (so equal-key objects of one call
+/// land in reverse order) and ferrets matches it; `in_order` stores first to
+/// last instead (a snapshot load keeps each key's object order).
+pub(crate) fn put_all(t: &TableResource, all: Vec<(Key, Obj)>, in_order: bool) {
+    if t.kind == Kind::Bag && !in_order {
         all.into_iter().rev().for_each(|(k, o)| put(t, k, o));
     } else {
         all.into_iter().for_each(|(k, o)| put(t, k, o));
@@ -183,7 +185,7 @@ fn insert_new_impl<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifRes
         if all.iter().any(|(k, _)| t.table.contains_key(k.bytes())) {
             return false;
         }
-        put_all(t, all);
+        put_all(t, all, false);
         true
     }))
 }

@@ -15,12 +15,11 @@ use rustler::sys::{enif_make_list_from_array, ErlNifEnv, ErlNifTerm};
 use rustler::{Atom, Env, Error, NifResult, ResourceArc, Term};
 
 use crate::key::Key;
-use crate::objects::{encode_object, Entry, Obj};
-use crate::options::Kind;
+use crate::objects::{encode_object, Obj};
+use crate::ops::put_all;
 use crate::pool::{build, error_tuple, ok_tuple, submit, Ctx, PoolResource, Reply};
 use crate::snapshot::{self, SnapError};
 use crate::table::{resolve, Access, TableResource};
-use ferrets_core::Compute;
 
 // --- Adapter: the only code here that knows the table's internals. ---
 
@@ -54,35 +53,6 @@ fn object_term(env: *mut ErlNifEnv, o: &Obj) -> ErlNifTerm {
 /// Encodes the tuple `term` for `t`; `Err` unless it is a tuple with a key.
 fn encode(t: &TableResource, env: *mut ErlNifEnv, term: ErlNifTerm) -> Result<(Key, Obj), ()> {
     encode_object(env, term, t.keypos)
-}
-
-/// Stores encoded objects with `insert/2`'s semantics for the table type.
-/// `in_order` stores a `bag` list first to last (a snapshot keeps each
-/// key's object order); otherwise last to first, as ETS's `insert/2` does.
-fn put_all(t: &TableResource, all: Vec<(Key, Obj)>, in_order: bool) {
-    let put = |key: Key, obj: Obj| match t.kind {
-        Kind::Set => {
-            t.table.insert(key, Entry::One(obj));
-        }
-        Kind::Bag | Kind::DuplicateBag => {
-            let dup = t.kind == Kind::DuplicateBag;
-            let added = t.table.compute(key, |old| match old {
-                None => Compute::Insert(Entry::One(obj.clone()), 0),
-                Some(e) if !dup && e.objects().iter().any(|o| o.same(&obj)) => Compute::Keep(0),
-                Some(e) => {
-                    let mut v = e.objects().to_vec();
-                    v.push(obj.clone());
-                    Compute::Insert(Entry::Many(v), 1)
-                }
-            });
-            t.add_extra(added);
-        }
-    };
-    if t.kind == Kind::Bag && !in_order {
-        all.into_iter().rev().for_each(|(k, o)| put(k, o));
-    } else {
-        all.into_iter().for_each(|(k, o)| put(k, o));
-    }
 }
 
 /// Removes every object.
