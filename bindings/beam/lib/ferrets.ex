@@ -123,4 +123,15 @@ defmodule Ferrets do
   @doc "Every ferrets table. See `:ets.all/0`."
   @spec all() :: [tab()]
   defdelegate all(), to: :ferrets
+
+  # Offloaded work (see `Ferrets.Async` and `Ferrets.Pool`): like `Task`, a
+  # job's reply arrives as `{task.ref, result}`.
+
+  @doc "Waits for an offloaded job's result; exits on timeout like `Task.await/2`. See `Ferrets.Async.await/2`."
+  @spec await(Ferrets.Async.t(), timeout()) :: Ferrets.Async.result()
+  defdelegate await(task, timeout \\ 5_000), to: Ferrets.Async
+
+  @doc "Waits for an offloaded job's result; `nil` on timeout like `Task.yield/2`. See `Ferrets.Async.yield/2`."
+  @spec yield(Ferrets.Async.t(), timeout()) :: {:ok, Ferrets.Async.result()} | nil
+  defdelegate yield(task, timeout \\ 5_000), to: Ferrets.Async
 end

@@ -121,6 +121,17 @@ defmodule FerretsPoolTest do
     assert Async.yield(t, 1_000) == {:ok, {:ok, 1}}
   end
 
+  test "Ferrets.await/2 and Ferrets.yield/2 mirror Task's" do
+    p = pool(1, 4)
+    {:ok, t} = Pool.run(p, {:echo, :hi})
+    assert Ferrets.await(t) == {:ok, :hi}
+    {:ok, t} = Pool.run(p, {:sleep_ms, 2_000})
+    assert Ferrets.yield(t, 10) == nil
+    assert catch_exit(Ferrets.await(t, 20)) == {:timeout, {Async, :await, [t, 20]}}
+    {:ok, t} = Pool.run(p, {:echo, 2})
+    assert Ferrets.yield(t) == {:ok, {:ok, 2}}
+  end
+
   for mode <- [:drain, :abort] do
     test "#{mode} shutdown: every accepted job replies exactly once" do
       p = pool(2, 64)
