@@ -105,7 +105,11 @@ fn run(ops: Vec<Op>, partitions: usize) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    // 64 cases by default (fast in debug); PROPTEST_CASES raises it for soaks.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(64),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn few_keys_match_hashmap(ops in prop::collection::vec(op(24), 1..400)) {
