@@ -450,9 +450,15 @@ where
 
     fn maybe_shrink(&self, part: &Partition<K, V>, t: &RawTable<K, V>, len: isize, guard: &Guard) {
         if t.len() > self.min_groups && (len.max(0) as usize) * 8 < t.len() * WIDTH {
-            let groups = self.target_groups(len.max(0) as usize);
-            if groups < t.len() {
-                self.start_resize(part, t, groups, false, guard);
+            // Room for twice the live entries again (quarter load): the
+            // shrunk table must also absorb the fresh keys inserted while
+            // the copy is under way, and it shrinks again later if need be.
+            let groups = self.target_groups(2 * len.max(0) as usize);
+            // Small tables are shrunk in one go (a short scan of mostly empty
+            // groups), so that a burst of deletes does not end with both
+            // tables held; big ones shrink incrementally like a grow.
+            if groups < t.len() && self.start_resize(part, t, groups, false, guard) && t.len() <= 1 << 14 {
+                self.finish(part, t, guard);
             }
         }
     }
