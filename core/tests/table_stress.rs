@@ -166,3 +166,31 @@ fn stress_one_partition() {
 fn stress_many_partitions() {
     stress(8);
 }
+
+/// Concurrent growth from empty (several resizes racing writers on stale
+/// tables: this once livelocked the prefill of the benchmark).
+#[test]
+fn concurrent_grow_from_empty() {
+    for partitions in [1, 4] {
+        let t: Arc<Table<u64, u64>> =
+            Arc::new(Table::with_options(TableOptions { partitions: Some(partitions), capacity: 0 }));
+        let per = 40_000u64;
+        let threads: Vec<_> = (0..3u64)
+            .map(|id| {
+                let t = t.clone();
+                thread::spawn(move || {
+                    for i in 0..per {
+                        assert!(t.insert(id * per + i, i));
+                    }
+                })
+            })
+            .collect();
+        for th in threads {
+            th.join().unwrap();
+        }
+        assert_eq!(t.len() as u64, 3 * per);
+        for k in 0..3 * per {
+            assert_eq!(t.get(&k), Some(k % per));
+        }
+    }
+}
