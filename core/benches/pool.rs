@@ -65,6 +65,42 @@ fn round_trip(n: usize) -> (Duration, Duration) {
     (pct(&mut v, 0.5), pct(&mut v, 0.99))
 }
 
+/// Submit one job whose callback flags its end while the submitter spins on
+/// the flag, `n` times: the pool's own hop (submit -> worker -> callback)
+/// without the submitter's wake-up, as a busy BEAM scheduler sees it.
+/// `gap` is idle time between jobs (a caller doing other work).
+fn round_trip_callback(n: usize, gap: Duration) -> (Duration, Duration) {
+    let p = pool(2, 64);
+    let done = Arc::new(AtomicU64::new(0));
+    let mut v = Vec::with_capacity(n);
+    for i in 0..n as u64 {
+        if !gap.is_zero() {
+            let until = Instant::now() + gap;
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+        }
+        let t = Instant::now();
+        let d = done.clone();
+        p.submit_with(
+            SubmitOptions::default(),
+            move |_| Ok::<_, String>(i),
+            move |o: Outcome<u64>| {
+                if let Outcome::Ok(i) = o {
+                    d.store(i + 1, Ordering::Release);
+                }
+            },
+        )
+        .expect("accepted");
+        while done.load(Ordering::Acquire) != i + 1 {
+            std::hint::spin_loop();
+        }
+        v.push(t.elapsed());
+    }
+    p.shutdown(ShutdownMode::Abort);
+    (pct(&mut v, 0.5), pct(&mut v, 0.99))
+}
+
 /// The same with a thread spawned and joined per job.
 fn spawn_round_trip(n: usize) -> (Duration, Duration) {
     let mut v = Vec::with_capacity(n);
@@ -87,6 +123,10 @@ fn main() {
     println!("## round trip: submit + wait for one job, {rt} times");
     let (p50, p99) = round_trip(rt);
     println!("ferrets pool         p50 {p50:>10?}  p99 {p99:>10?}");
+    for gap_us in [0, 20, 200] {
+        let (p50, p99) = round_trip_callback(rt, Duration::from_micros(gap_us));
+        println!("pool, callback {gap_us:>3}µs gap p50 {p50:>10?}  p99 {p99:>10?}");
+    }
     let (p50, p99) = spawn_round_trip(rt);
     println!("thread spawn + join  p50 {p50:>10?}  p99 {p99:>10?}");
 }

@@ -27,9 +27,9 @@ mod token;
 mod worker;
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::JoinHandle as ThreadHandle;
+use std::thread::{JoinHandle as ThreadHandle, Thread};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
@@ -78,6 +78,36 @@ pub(crate) struct Shared {
     run_time: Histogram,
     /// Id of the job each worker is running (0: idle).
     current: Box<[AtomicU64]>,
+    /// Workers spinning on the queue: they take a new job without a wake-up.
+    spinning: AtomicUsize,
+    /// Workers parked, or about to park after a last look at the queue.
+    sleeping: AtomicUsize,
+    /// How each worker is woken.
+    parkers: Box<[Parker]>,
+    /// How long a worker looks at the queue before it parks.
+    spin: Duration,
+}
+
+/// How a submit wakes a parked worker.
+#[derive(Default)]
+pub(crate) struct Parker {
+    /// Set by the worker before its last look at the queue; cleared by whoever wakes it.
+    parked: AtomicBool,
+    /// The worker's thread, registered by the worker itself.
+    thread: OnceLock<Thread>,
+}
+
+impl Parker {
+    /// Wakes the worker if it is parked and no one else woke it; true if this call did.
+    fn wake(&self) -> bool {
+        if self.parked.load(Ordering::Relaxed) && self.parked.swap(false, Ordering::SeqCst) {
+            if let Some(t) = self.thread.get() {
+                t.unpark();
+            }
+            return true;
+        }
+        false
+    }
 }
 
 impl Shared {
@@ -108,6 +138,32 @@ impl Shared {
             } else {
                 std::thread::sleep(Duration::from_micros(50));
             }
+        }
+    }
+
+    /// Called after a job was queued: wakes a parked worker unless one is
+    /// spinning on the queue (it takes the job without a wake-up, so the
+    /// submitter skips the futex call and a second worker does not wake up
+    /// for nothing). A spinner that then gives up takes a last look at the
+    /// queue after announcing it sleeps (SeqCst, paired with the fence here),
+    /// so the job is never left with every worker parked.
+    fn notify(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) == 0 || self.spinning.load(Ordering::SeqCst) != 0 {
+            return;
+        }
+        for p in self.parkers.iter() {
+            if p.wake() {
+                return;
+            }
+        }
+    }
+
+    /// Wakes every parked worker (shutdown: they find their stop message or exit).
+    fn wake_all(&self) {
+        fence(Ordering::SeqCst);
+        for p in self.parkers.iter() {
+            p.wake();
         }
     }
 
@@ -147,6 +203,7 @@ impl Shared {
             match sent {
                 Ok(()) => {
                     self.counters.submitted.fetch_add(1, Ordering::Relaxed);
+                    self.notify();
                     return Ok(());
                 }
                 Err((m, true)) => {
@@ -188,6 +245,7 @@ impl Drop for PoolInner {
                     break;
                 }
             }
+            self.shared.wake_all();
         }
     }
 }
@@ -222,6 +280,10 @@ impl Pool {
             queue_wait: Histogram::new(),
             run_time: Histogram::new(),
             current: (0..cfg.workers).map(|_| AtomicU64::new(0)).collect(),
+            spinning: AtomicUsize::new(0),
+            sleeping: AtomicUsize::new(0),
+            parkers: (0..cfg.workers).map(|_| Parker::default()).collect(),
+            spin: worker::spin_window(),
         });
         let mut threads = Vec::with_capacity(cfg.workers);
         for i in 0..cfg.workers {

@@ -99,6 +99,7 @@ pub(crate) fn shutdown(inner: &PoolInner, mode: ShutdownMode) -> ShutdownReport 
             break; // no room; idle workers notice the shutdown by polling
         }
     }
+    shared.wake_all();
     let own = super::worker::current_worker().filter(|(pool, _)| *pool == shared.id).map(|(_, i)| i);
     let mut exited = vec![false; threads.len()];
     let mut remaining = threads.len() - usize::from(own.is_some());
@@ -143,6 +144,7 @@ pub(crate) fn shutdown(inner: &PoolInner, mode: ShutdownMode) -> ShutdownReport 
                 break;
             }
         }
+        shared.wake_all();
     }
     let mut report = ShutdownReport::default();
     for (i, t) in threads.into_iter().enumerate() {
