@@ -33,6 +33,7 @@ use std::thread::{JoinHandle as ThreadHandle, Thread};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
+use crossbeam_utils::CachePadded;
 
 pub use config::{PoolConfig, PoolError, SubmitOptions, MAX_QUEUE, MAX_WORKERS};
 pub use job::{Canceller, JobHandle};
@@ -79,9 +80,9 @@ pub(crate) struct Shared {
     /// Id of the job each worker is running (0: idle).
     current: Box<[AtomicU64]>,
     /// Workers spinning on the queue: they take a new job without a wake-up.
-    spinning: AtomicUsize,
+    spinning: CachePadded<AtomicUsize>,
     /// Workers parked, or about to park after a last look at the queue.
-    sleeping: AtomicUsize,
+    sleeping: CachePadded<AtomicUsize>,
     /// How each worker is woken.
     parkers: Box<[Parker]>,
     /// How long a worker looks at the queue before it parks.
@@ -280,8 +281,8 @@ impl Pool {
             queue_wait: Histogram::new(),
             run_time: Histogram::new(),
             current: (0..cfg.workers).map(|_| AtomicU64::new(0)).collect(),
-            spinning: AtomicUsize::new(0),
-            sleeping: AtomicUsize::new(0),
+            spinning: CachePadded::new(AtomicUsize::new(0)),
+            sleeping: CachePadded::new(AtomicUsize::new(0)),
             parkers: (0..cfg.workers).map(|_| Parker::default()).collect(),
             spin: worker::spin_window(),
         });

@@ -66,8 +66,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, exited: Sender<usize>) {
         match msg {
             Msg::Stop => break,
             Msg::Job(work) => {
-                // More queued behind this one: make sure another worker is on it.
-                if !shared.rx.is_empty() {
+                // More queued behind this one and a worker parked: make sure one is on it.
+                if shared.sleeping.load(Ordering::Relaxed) != 0 && !shared.rx.is_empty() {
                     shared.notify();
                 }
                 // A job or callback panic is caught inside; this is the last line of defence.
@@ -118,6 +118,11 @@ fn next_msg(shared: &Shared, index: usize, spin: &mut bool) -> Option<Msg> {
 /// yields) so a busy machine loses little; counted in `spinning` so submits
 /// skip waking a parked worker meanwhile.
 fn spin_recv(shared: &Shared) -> Result<Msg, TryRecvError> {
+    // A busy queue: take the next job without touching the shared counter.
+    match shared.rx.try_recv() {
+        Err(TryRecvError::Empty) => {}
+        got => return got,
+    }
     shared.spinning.fetch_add(1, Ordering::SeqCst);
     let backoff = Backoff::new();
     let start = Instant::now();
