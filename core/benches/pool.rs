@@ -123,7 +123,7 @@ fn main() {
     println!("## round trip: submit + wait for one job, {rt} times");
     let (p50, p99) = round_trip(rt);
     println!("ferrets pool         p50 {p50:>10?}  p99 {p99:>10?}");
-    for gap_us in [0, 20, 200] {
+    for gap_us in [0, 10, 20, 200] {
         let (p50, p99) = round_trip_callback(rt, Duration::from_micros(gap_us));
         println!("pool, callback {gap_us:>3}µs gap p50 {p50:>10?}  p99 {p99:>10?}");
     }
