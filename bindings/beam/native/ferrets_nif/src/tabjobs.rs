@@ -279,6 +279,23 @@ fn path_of(path: Term<'_>) -> NifResult<PathBuf> {
     Ok(PathBuf::from(s))
 }
 
+/// The common part of every `async_*` NIF: resolves `tab` once the caller
+/// may `access` it, reads the timeout, and submits `job` with a reply to the
+/// caller under `reply`'s tag.
+fn submit_on<'a>(
+    env: Env<'a>,
+    pool: &PoolResource,
+    reply: Reply,
+    tab: Term<'a>,
+    access: Access,
+    timeout: Term<'a>,
+    job: impl FnOnce(&TableResource, &CancelToken, &Ctx) -> Result<SavedTerm, String> + Send + 'static,
+) -> NifResult<Term<'a>> {
+    let t: Table = table_arc(env, tab, access)?;
+    let deadline = crate::pool::deadline(timeout)?;
+    Ok(submit(env, pool, reply, deadline, move |tok, ctx| job(&t, tok, ctx)))
+}
+
 /// `Ferrets.Async.tab2list/2`.
 #[rustler::nif]
 fn async_tab2list<'a>(
@@ -288,9 +305,7 @@ fn async_tab2list<'a>(
     tab: Term<'a>,
     timeout: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let t: Table = table_arc(env, tab, Access::Read)?;
-    let deadline = crate::pool::deadline(timeout)?;
-    Ok(submit(env, &pool, Reply::new(env, tag), deadline, move |tok, ctx| tab2list_job(&t, tok, ctx)))
+    submit_on(env, &pool, Reply::new(env, tag), tab, Access::Read, timeout, tab2list_job)
 }
 
 /// `Ferrets.Async.reduce/3`: `count` or `{sum, Pos}`, folded in native code.
@@ -303,13 +318,11 @@ fn async_reduce<'a>(
     op: Term<'a>,
     timeout: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let t: Table = table_arc(env, tab, Access::Read)?;
     let op = parse_reduce(op)?;
-    let deadline = crate::pool::deadline(timeout)?;
-    Ok(submit(env, &pool, Reply::new(env, tag), deadline, move |tok, ctx| match op {
-        Reduce::Count => count_job(&t, tok, ctx),
-        Reduce::Sum(pos) => sum_job(&t, pos, tok, ctx),
-    }))
+    submit_on(env, &pool, Reply::new(env, tag), tab, Access::Read, timeout, move |t, tok, ctx| match op {
+        Reduce::Count => count_job(t, tok, ctx),
+        Reduce::Sum(pos) => sum_job(t, pos, tok, ctx),
+    })
 }
 
 /// `Ferrets.Async.delete_all_objects/2`.
@@ -321,15 +334,13 @@ fn async_delete_all<'a>(
     tab: Term<'a>,
     timeout: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let t: Table = table_arc(env, tab, Access::Write)?;
-    let deadline = crate::pool::deadline(timeout)?;
-    Ok(submit(env, &pool, Reply::new(env, tag), deadline, move |_tok, ctx| {
-        if !alive(&t) {
+    submit_on(env, &pool, Reply::new(env, tag), tab, Access::Write, timeout, |t, _tok, ctx| {
+        if !alive(t) {
             return Ok(gone(ctx));
         }
-        clear(&t);
+        clear(t);
         Ok(build(ctx, |e| ok_tuple(e, true)))
-    }))
+    })
 }
 
 /// `Ferrets.Async.insert/3`: a list of objects, all or nothing.
@@ -342,14 +353,14 @@ fn async_insert<'a>(
     objects: Term<'a>,
     timeout: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let t: Table = table_arc(env, tab, Access::Write)?;
     if !objects.is_list() {
         return Err(Error::BadArg);
     }
-    let deadline = crate::pool::deadline(timeout)?;
     let reply = Reply::new(env, tag);
     let saved = reply.env.save(objects);
-    Ok(submit(env, &pool, reply, deadline, move |_tok, ctx| Ok(insert_job(&t, saved, ctx))))
+    submit_on(env, &pool, reply, tab, Access::Write, timeout, move |t, _tok, ctx| {
+        Ok(insert_job(t, saved, ctx))
+    })
 }
 
 /// `Ferrets.Async.save/3`: a snapshot of the table to `Path`.
@@ -362,10 +373,10 @@ fn async_save<'a>(
     path: Term<'a>,
     timeout: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let t: Table = table_arc(env, tab, Access::Read)?;
     let path = path_of(path)?;
-    let deadline = crate::pool::deadline(timeout)?;
-    Ok(submit(env, &pool, Reply::new(env, tag), deadline, move |tok, ctx| save_job(&t, path, tok, ctx)))
+    submit_on(env, &pool, Reply::new(env, tag), tab, Access::Read, timeout, move |t, tok, ctx| {
+        save_job(t, path, tok, ctx)
+    })
 }
 
 /// `Ferrets.Async.load/3`: inserts a snapshot's objects into the table.
@@ -378,8 +389,8 @@ fn async_load<'a>(
     path: Term<'a>,
     timeout: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let t: Table = table_arc(env, tab, Access::Write)?;
     let path = path_of(path)?;
-    let deadline = crate::pool::deadline(timeout)?;
-    Ok(submit(env, &pool, Reply::new(env, tag), deadline, move |tok, ctx| load_job(&t, path, tok, ctx)))
+    submit_on(env, &pool, Reply::new(env, tag), tab, Access::Write, timeout, move |t, tok, ctx| {
+        load_job(t, path, tok, ctx)
+    })
 }
