@@ -113,15 +113,8 @@ pub unsafe extern "C" fn ferrets_table_create_named(
     options: *const ferrets_table_options_t,
     out_table: *mut *mut ferrets_table_t,
 ) -> ferrets_status_t {
-    guard(|| {
-        // SAFETY: forwarded caller contract.
-        let name = unsafe { self::name(name)? };
-        // SAFETY: the caller guarantees a non-NULL `options` is readable.
-        let options = unsafe { options.as_ref() }.ok_or_else(|| Error::null("options"))?;
-        let out_table = out(out_table, "out_table")?;
-        emit(out_table, create(name, options, false)?);
-        Ok(())
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe { create_entry(name, options, out_table, false) }
 }
 
 /// Opens the table registered under `name` and stores a new handle to it in
@@ -157,13 +150,25 @@ pub unsafe extern "C" fn ferrets_table_open_or_create_named(
     options: *const ferrets_table_options_t,
     out_table: *mut *mut ferrets_table_t,
 ) -> ferrets_status_t {
+    // SAFETY: forwarded caller contract.
+    unsafe { create_entry(name, options, out_table, true) }
+}
+
+/// The body of `ferrets_table_create_named` (`open_existing = false`) and
+/// `ferrets_table_open_or_create_named` (`true`).
+unsafe fn create_entry(
+    name: *const c_char,
+    options: *const ferrets_table_options_t,
+    out_table: *mut *mut ferrets_table_t,
+    open_existing: bool,
+) -> ferrets_status_t {
     guard(|| {
         // SAFETY: forwarded caller contract.
         let name = unsafe { self::name(name)? };
         // SAFETY: the caller guarantees a non-NULL `options` is readable.
         let options = unsafe { options.as_ref() }.ok_or_else(|| Error::null("options"))?;
         let out_table = out(out_table, "out_table")?;
-        emit(out_table, create(name, options, true)?);
+        emit(out_table, create(name, options, open_existing)?);
         Ok(())
     })
 }
