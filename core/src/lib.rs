@@ -4,6 +4,9 @@
 //!   semantics, atomic read-modify-write ([`Table::compute`]), counters and
 //!   exact memory accounting. Keys and values are any `Hash + Eq` / `Clone`
 //!   types; [`BytesTable`] is the byte-string table the C ABI uses.
+//! - [`pool`]: a bounded offload pool (never-blocking submit, deadlines,
+//!   cancellation, exactly-once outcomes).
+//! - [`snapshot`]: the crash-safe, checksummed snapshot file format.
 //!
 //! The bindings (BEAM, Python) depend on this crate directly, never on the C ABI.
 
@@ -12,6 +15,7 @@ mod heap_size;
 mod options;
 pub mod pool;
 mod primitive;
+pub mod snapshot;
 mod table;
 
 pub use counter::{CounterValue, NotACounter};

@@ -25,7 +25,6 @@ mod options;
 mod owner;
 mod pool; // offload pool: Ferrets.Pool / Ferrets.Async (issue 5)
 mod raw;
-mod snapshot; // snapshot file format (issue 5)
 mod tabjobs; // table jobs on the pool (issue 5)
 mod table;
 

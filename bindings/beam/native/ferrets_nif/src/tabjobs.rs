@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use ferrets_core::pool::CancelToken;
+use ferrets_core::snapshot::{self, SnapError};
 use rustler::env::{OwnedEnv, SavedTerm};
 use rustler::sys::{enif_make_list_from_array, ErlNifEnv, ErlNifTerm};
 use rustler::{Atom, Env, Error, NifResult, ResourceArc, Term};
@@ -18,7 +19,6 @@ use crate::key::Key;
 use crate::objects::{encode_object, Obj};
 use crate::ops::put_all;
 use crate::pool::{build, error_tuple, ok_tuple, submit, Ctx, PoolResource, Reply};
-use crate::snapshot::{self, SnapError};
 use crate::table::{resolve, Access, TableResource};
 
 // --- Adapter: the only code here that knows the table's internals. ---

@@ -1,9 +1,11 @@
-//! The snapshot file format, independent of the table and the VM.
+//! The snapshot file format shared by the bindings, independent of the table
+//! and of what a record holds.
 //!
 //! ```text
 //! header   b"FRTSNAP1"                        8 bytes (magic + format version)
-//! records  u32 LE length, then that many bytes (one object in the external
-//!          term format), repeated
+//! records  u32 LE length, then that many bytes (the binding's encoding of
+//!          one entry: an object in the external term format for the BEAM,
+//!          a key/value pair for Python), repeated
 //! trailer  u64 LE record count, u32 LE CRC-32 (IEEE) of header + records,
 //!          b"FEND"                            16 bytes
 //! ```
@@ -224,4 +226,61 @@ pub fn records(bytes: &[u8]) -> Result<Vec<&[u8]>, SnapError> {
         return Err(SnapError::Corrupt);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ferrets-snap-{}-{name}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir.join("table.snap")
+    }
+
+    fn write(path: &Path, records: &[&[u8]]) -> u64 {
+        let mut w = Writer::create(path).unwrap();
+        for r in records {
+            w.record(r).unwrap();
+        }
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn round_trip_keeps_records_in_order() {
+        let path = tmp("round");
+        let recs: [&[u8]; 3] = [b"one", b"", &[0xff; 300]];
+        assert_eq!(write(&path, &recs), 3);
+        let bytes = fs::read(&path).unwrap();
+        assert_eq!(records(&bytes).unwrap(), recs.to_vec());
+        let leftovers = fs::read_dir(path.parent().unwrap()).unwrap().count();
+        assert_eq!(leftovers, 1, "only the snapshot itself remains");
+    }
+
+    #[test]
+    fn every_truncation_and_any_flipped_byte_is_rejected() {
+        let path = tmp("damage");
+        write(&path, &[b"alpha", b"beta"]);
+        let bytes = fs::read(&path).unwrap();
+        for cut in 0..bytes.len() {
+            assert!(records(&bytes[..cut]).is_err(), "a file cut at {cut} bytes was accepted");
+        }
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x01;
+            assert!(records(&bad).is_err(), "a flipped byte at {i} was accepted");
+        }
+        assert!(matches!(records(&bytes[..bytes.len() - 1]), Err(SnapError::Truncated)));
+        assert!(matches!(records(b"not a snapshot at all"), Err(SnapError::Corrupt)));
+    }
+
+    #[test]
+    fn an_unfinished_writer_leaves_no_file() {
+        let path = tmp("unfinished");
+        let mut w = Writer::create(&path).unwrap();
+        w.record(b"x").unwrap();
+        drop(w);
+        assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 0);
+        assert_eq!(SnapError::from(fs::read(&path).unwrap_err()).reason(), "enoent");
+    }
 }
