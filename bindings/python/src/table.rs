@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use ferrets_core::snapshot::{self, SnapError};
 use ferrets_core::{Compute, HeapSize, TableOptions};
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -36,6 +37,66 @@ type Map = ferrets_core::Table<Blob, Entry>;
 
 /// An encoded entry waiting to be written: normalised key, original key, value.
 type Pending = (Blob, Option<Arc<[u8]>>, Blob);
+
+/// No original key in a snapshot record (the normalised key is the key).
+const NO_ORIGINAL: u32 = u32::MAX;
+
+/// Appends `bytes` with a u32 little-endian length prefix.
+fn put_len_prefixed(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), SnapError> {
+    let len = u32::try_from(bytes.len()).ok().filter(|&n| n != NO_ORIGINAL).ok_or(SnapError::Corrupt)?;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// One snapshot record: the normalised key and the original key, each
+/// length-prefixed (the original's length is `NO_ORIGINAL` when absent), then
+/// the value's encoding up to the end of the record.
+fn entry_record(key: &[u8], e: &Entry, out: &mut Vec<u8>) -> Result<(), SnapError> {
+    out.clear();
+    put_len_prefixed(out, key)?;
+    match &e.key {
+        Some(original) => put_len_prefixed(out, original)?,
+        None => out.extend_from_slice(&NO_ORIGINAL.to_le_bytes()),
+    }
+    out.extend_from_slice(&e.value);
+    Ok(())
+}
+
+/// The entry a snapshot record holds; `None` when it is malformed.
+fn record_entry(rec: &[u8]) -> Option<Pending> {
+    fn take<'a>(rec: &mut &'a [u8]) -> Option<Option<&'a [u8]>> {
+        let (len, rest) = rec.split_first_chunk::<4>()?;
+        let len = u32::from_le_bytes(*len);
+        if len == NO_ORIGINAL {
+            *rec = rest;
+            return Some(None);
+        }
+        let (bytes, rest) = rest.split_at_checked(len as usize)?;
+        *rec = rest;
+        Some(Some(bytes))
+    }
+    let mut rest = rec;
+    let key = take(&mut rest)??;
+    let original = take(&mut rest)?;
+    if key.is_empty() || rest.is_empty() {
+        return None;
+    }
+    Some((Blob::new(key), original.map(Arc::from), Blob::new(rest)))
+}
+
+/// A snapshot error as the Python exception a caller expects: `OSError`
+/// (its subclass for the errno) for I/O, `ValueError` for a bad file.
+fn snapshot_error(e: SnapError) -> PyErr {
+    match e {
+        SnapError::Io(e) => e.into(),
+        SnapError::Truncated => PyValueError::new_err("snapshot file is truncated"),
+        SnapError::Corrupt => {
+            PyValueError::new_err("snapshot file is corrupt (bad header, record or checksum)")
+        }
+        SnapError::Interrupted(why) => PyValueError::new_err(format!("snapshot interrupted: {why}")),
+    }
+}
 
 /// A table and its registered name, shared by every handle to it.
 pub struct Shared {
@@ -655,6 +716,45 @@ impl Table {
     /// heap) and the table's own slots. Computed with the GIL released.
     fn memory(&self, py: Python<'_>) -> usize {
         py.detach(|| self.map().memory_bytes())
+    }
+
+    /// Writes a snapshot of the entries to ``path`` and returns how many it
+    /// holds. Crash-safe: a temporary file next to ``path`` is written,
+    /// fsynced and renamed over it, so ``path`` always holds a whole
+    /// snapshot; the file carries a CRC-32. The GIL is released while
+    /// writing. I/O failures raise ``OSError``.
+    fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<u64> {
+        let entries = self.snapshot(py);
+        py.detach(|| {
+            let mut w = snapshot::Writer::create(&path)?;
+            let mut rec = Vec::new();
+            for (k, e) in &entries {
+                entry_record(k, e, &mut rec)?;
+                w.record(&rec)?;
+            }
+            w.finish()
+        })
+        .map_err(snapshot_error)
+    }
+
+    /// Stores every entry of the snapshot at ``path`` (as ``update`` would)
+    /// and returns how many. The whole file is checked first: a truncated or
+    /// corrupt file raises ``ValueError`` and changes nothing; I/O failures
+    /// raise ``OSError``. The GIL is released while reading and storing.
+    fn load(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<u64> {
+        let batch = py
+            .detach(|| {
+                let bytes = std::fs::read(&path)?;
+                snapshot::records(&bytes)?
+                    .into_iter()
+                    .map(record_entry)
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or(SnapError::Corrupt)
+            })
+            .map_err(snapshot_error)?;
+        let n = batch.len() as u64;
+        self.write_all(py, batch);
+        Ok(n)
     }
 }
 

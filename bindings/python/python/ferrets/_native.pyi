@@ -1,6 +1,7 @@
 """Type stubs for the native extension module ``ferrets._native``."""
 
 import asyncio
+import os
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from concurrent.futures import Future
 from typing import Any, TypeVar, final, overload
@@ -89,6 +90,10 @@ class Table(MutableMapping[Any, Any]):
         """Atomically add ``by`` to the int under ``key`` and return the new value."""
     def memory(self) -> int:
         """Bytes held by the table."""
+    def save(self, path: str | os.PathLike[str]) -> int:
+        """Write a crash-safe, checksummed snapshot to ``path``; return the entry count."""
+    def load(self, path: str | os.PathLike[str]) -> int:
+        """Store every entry of the snapshot at ``path``; return the count. A bad file changes nothing."""
 
 @final
 class TableIterator(Iterator[Any]):
