@@ -60,6 +60,10 @@ defmodule Ferrets.Pool do
   @doc """
   The shared default pool (one worker per scheduler, a queue of 1024),
   started on first use and kept in `:persistent_term`.
+
+  It belongs to every caller in the VM: do not `shutdown/2` it, or every
+  later job on it is rejected with `{:error, :shutting_down}`. Start a pool
+  of your own with `start/3` when you need to control its lifetime.
   """
   @spec default() :: t()
   def default do
@@ -117,6 +121,8 @@ defmodule Ferrets.Pool do
   running ones are asked to stop. `:abort` ends queued jobs with
   `{:error, :cancelled}` and asks running ones to stop. Either way every
   accepted job replies exactly once. Returns `{:ok, report}`.
+
+  A shut-down pool stays shut down; never shut down `default/0`'s pool.
   """
   @spec shutdown(t(), :abort | {:drain, non_neg_integer()}) :: {:ok, map()}
   def shutdown(pool, mode \\ {:drain, 5_000}) do
