@@ -1,5 +1,6 @@
-//! Synchronisation primitives the table is built on, swapped for loom's
-//! model-checked versions under `cfg(loom)` (as crossbeam does).
+//! Synchronisation primitives the table and the pool's job state word are
+//! built on, swapped for loom's model-checked versions under `cfg(loom)` (as
+//! crossbeam does).
 //!
 //! Memory reclamation: outside loom, unlinked memory is handed to
 //! crossbeam-epoch and freed once no pinned thread can still see it. Under
@@ -8,10 +9,14 @@
 //! dropped: the model still checks that every pointer is retired exactly once.
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicIsize, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{
+    AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicIsize, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{
+    AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 
 /// A pinned epoch: memory unlinked after the pin stays valid until it drops.
 #[cfg(not(loom))]

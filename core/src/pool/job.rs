@@ -3,60 +3,26 @@
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::metrics::Counters;
 use super::outcome::{CancelResult, Outcome, OutcomeKind};
+use super::state::JobState;
 use super::token::{CancelToken, Interrupted};
 
-/// Waiting in the queue; anyone may claim it.
-pub(crate) const QUEUED: u8 = 0;
-/// A worker claimed it and is running it.
-pub(crate) const RUNNING: u8 = 1;
-/// A worker finished it (ran it or completed it unrun).
-pub(crate) const FINISHED: u8 = 2;
-/// Claimed by `cancel` before it started; a worker completes it as `Cancelled`.
-pub(crate) const CANCELLED: u8 = 3;
-/// Claimed by a waiting handle once its deadline passed in the queue; a
-/// worker completes it as `TimedOut`.
-pub(crate) const EXPIRED: u8 = 4;
-
-/// The part of a job every party shares: who may start it, and its flags.
+/// The part of a job every party shares: its state word (who may start it,
+/// see [`JobState`]) and its deadline.
 pub(crate) struct Control {
     pub(crate) id: u64,
-    pub(crate) state: AtomicU8,
-    pub(crate) cancel: AtomicBool,
+    pub(crate) state: JobState,
     pub(crate) deadline: Option<Instant>,
     pub(crate) enqueued: Instant,
 }
 
 impl Control {
     pub(crate) fn new(id: u64, deadline: Option<Instant>) -> Self {
-        Self {
-            id,
-            state: AtomicU8::new(QUEUED),
-            cancel: AtomicBool::new(false),
-            deadline,
-            enqueued: Instant::now(),
-        }
-    }
-
-    /// Claims a queued job for `to`; returns the state found on failure.
-    pub(crate) fn claim(&self, to: u8) -> Result<(), u8> {
-        self.state.compare_exchange(QUEUED, to, Ordering::AcqRel, Ordering::Acquire).map(|_| ())
-    }
-
-    fn cancel(&self) -> CancelResult {
-        match self.claim(CANCELLED) {
-            Ok(()) => CancelResult::NotStarted,
-            Err(RUNNING) => {
-                self.cancel.store(true, Ordering::Relaxed);
-                CancelResult::Running
-            }
-            Err(_) => CancelResult::AlreadyFinished,
-        }
+        Self { id, state: JobState::new(), deadline, enqueued: Instant::now() }
     }
 }
 
@@ -182,7 +148,7 @@ impl<T: Send + 'static> JobHandle<T> {
             if end.is_some_and(|e| now >= e) {
                 return None;
             }
-            let queued = self.ctl.state.load(Ordering::Acquire) == QUEUED;
+            let queued = self.ctl.state.is_queued();
             let wake = match (end, self.ctl.deadline.filter(|_| queued)) {
                 (Some(e), Some(d)) => Some(e.min(d)),
                 (e, d) => e.or(d),
@@ -222,7 +188,7 @@ impl<T: Send + 'static> JobHandle<T> {
 }
 
 fn cancel(ctl: &Control, slot: Option<&dyn SettleCancelled>) -> CancelResult {
-    let r = ctl.cancel();
+    let r = ctl.state.cancel();
     if r == CancelResult::NotStarted {
         if let Some(slot) = slot {
             slot.settle_cancelled();
@@ -239,7 +205,7 @@ fn take_or_expire<T>(ctl: &Control, g: &mut SlotState<T>) -> Option<Outcome<T>> 
         },
         SlotState::Pending => {
             let expired = ctl.deadline.is_some_and(|d| Instant::now() >= d);
-            if expired && ctl.claim(EXPIRED).is_ok() {
+            if expired && ctl.state.expire() {
                 *g = SlotState::Taken;
                 Some(Outcome::TimedOut)
             } else {
@@ -347,7 +313,7 @@ where
     fn run(self: Box<Self>, token: &CancelToken, counters: &Counters) -> Delivery {
         let TypedJob { ctl, job, sink } = *self;
         let result = catch_unwind(AssertUnwindSafe(move || job(token)));
-        ctl.state.store(FINISHED, Ordering::Release);
+        ctl.state.finish();
         let outcome = match result {
             Ok(Ok(v)) => Outcome::Ok(v),
             Ok(Err(e)) => match token.observed() {

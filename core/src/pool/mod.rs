@@ -23,6 +23,11 @@ mod job;
 mod metrics;
 mod outcome;
 mod shutdown;
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod state;
+#[cfg(not(loom))]
+mod state;
 mod token;
 mod worker;
 

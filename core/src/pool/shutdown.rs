@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::job::{Work, FINISHED};
+use super::job::Work;
 use super::outcome::OutcomeKind;
 use super::{Msg, PoolInner, Shared};
 
@@ -195,12 +195,7 @@ fn complete_on_pool_thread(shared: &Arc<Shared>, jobs: Vec<Box<dyn Work>>, kind:
 
 /// Completes a job taken off the queue by shutdown, without running it.
 fn complete_unrun(shared: &Shared, work: Box<dyn Work>, kind: OutcomeKind) {
-    let ctl = work.control().clone();
-    let kind = match ctl.claim(FINISHED) {
-        Ok(()) => kind,
-        Err(super::job::EXPIRED) => OutcomeKind::TimedOut,
-        Err(_) => OutcomeKind::Cancelled,
-    };
+    let kind = work.control().state.complete_unrun(kind);
     let d = work.skip(kind, &shared.counters);
     // A panicking callback is contained inside `skip`; this is the last line of defence.
     shared.account(&d);

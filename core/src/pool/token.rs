@@ -56,7 +56,7 @@ impl CancelToken {
     }
 
     fn reason(&self) -> Option<Interrupted> {
-        if self.ctl.cancel.load(Ordering::Relaxed) || self.pool_stop.load(Ordering::Relaxed) {
+        if self.ctl.state.cancel_requested() || self.pool_stop.load(Ordering::Relaxed) {
             Some(Interrupted::Cancelled)
         } else if self.ctl.deadline.is_some_and(|d| Instant::now() >= d) {
             Some(Interrupted::DeadlineExceeded)

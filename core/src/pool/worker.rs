@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, TryRecvError};
 use crossbeam_utils::Backoff;
 
-use super::job::{Work, CANCELLED, EXPIRED, FINISHED, RUNNING};
+use super::job::Work;
 use super::outcome::OutcomeKind;
+use super::state::Start;
 use super::token::CancelToken;
 use super::{Msg, Shared};
 
@@ -163,13 +164,11 @@ pub(crate) fn process(shared: &Shared, index: usize, work: Box<dyn Work>) {
     } else {
         None
     };
-    let claimed = ctl.claim(if skip.is_some() { FINISHED } else { RUNNING });
-    let skip = match claimed {
-        Ok(()) => skip,
-        Err(CANCELLED) => Some(OutcomeKind::Cancelled),
-        Err(EXPIRED) => Some(OutcomeKind::TimedOut),
-        // Cannot happen (only a worker claims RUNNING/FINISHED, once); never run twice.
-        Err(_) => return,
+    let skip = match ctl.state.start(skip) {
+        Start::Run => None,
+        Start::Skip(kind) => Some(kind),
+        // Cannot happen (only the worker holding the queue item starts it); never run twice.
+        Start::Taken => return,
     };
     let delivery = match skip {
         Some(kind) => work.skip(kind, &shared.counters),
