@@ -92,12 +92,9 @@ fn drain_runs_everything_queued_exactly_once() {
     );
 }
 
-#[test]
-fn abort_cancels_queued_and_running_jobs_exactly_once() {
-    let p = pool(2, 64);
-    let n = 50;
-    let ledger = Ledger::new(n);
-    let started = Gate::new();
+/// Submits `n` jobs that each arrive at `started` and then run until they are
+/// cancelled; job `i`'s outcome goes to `ledger` slot `i`.
+fn submit_until_cancelled(p: &Pool, n: usize, ledger: &Arc<Ledger>, started: &Gate) {
     for i in 0..n {
         let (l, s) = (ledger.clone(), started.clone());
         p.submit_with(
@@ -113,6 +110,15 @@ fn abort_cancels_queued_and_running_jobs_exactly_once() {
         )
         .unwrap();
     }
+}
+
+#[test]
+fn abort_cancels_queued_and_running_jobs_exactly_once() {
+    let p = pool(2, 64);
+    let n = 50;
+    let ledger = Ledger::new(n);
+    let started = Gate::new();
+    submit_until_cancelled(&p, n, &ledger, &started);
     started.wait_entered(2);
     let report = p.shutdown(ShutdownMode::Abort);
     ledger.wait_total(n);
@@ -132,21 +138,7 @@ fn drain_past_its_deadline_cancels_running_and_shuts_out_queued() {
     let n = 6;
     let ledger = Ledger::new(n);
     let started = Gate::new();
-    for i in 0..n {
-        let (l, s) = (ledger.clone(), started.clone());
-        p.submit_with(
-            SubmitOptions::default(),
-            move |t| {
-                s.arrive();
-                while !t.is_cancelled() {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err::<(), _>("interrupted".to_string())
-            },
-            move |o| l.record(i, &o),
-        )
-        .unwrap();
-    }
+    submit_until_cancelled(&p, n, &ledger, &started);
     started.wait_entered(1);
     let report = p.shutdown(ShutdownMode::Drain { deadline: Instant::now() + Duration::from_millis(30) });
     ledger.wait_total(n);
