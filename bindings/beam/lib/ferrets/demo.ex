@@ -119,13 +119,24 @@ defmodule Ferrets.Demo do
 
   defp run_cache(opts) do
     cells = for c <- opts.clients, d <- Cache.designs(), do: {d, c}
+
+    run_cells(
+      opts,
+      cells,
+      &"1. cache: #{Cache.label(&1)}, #{&2} clients",
+      &cache_cell(&1, &2, opts)
+    )
+  end
+
+  # Runs each `{design, count}` cell in order, with a numbered progress line.
+  defp run_cells(opts, cells, describe, run) do
     n = length(cells)
 
     cells
     |> Enum.with_index(1)
-    |> Enum.map(fn {{design, clients}, i} ->
-      progress(opts, "[#{i}/#{n}] 1. cache: #{Cache.label(design)}, #{clients} clients")
-      cache_cell(design, clients, opts)
+    |> Enum.map(fn {{design, count}, i} ->
+      progress(opts, "[#{i}/#{n}] #{describe.(design, count)}")
+      run.(design, count)
     end)
   end
 
@@ -313,14 +324,13 @@ defmodule Ferrets.Demo do
 
   defp run_blocking(opts) do
     cells = for s <- opts.slow_clients, d <- Blocking.designs(), do: {d, s}
-    n = length(cells)
 
-    cells
-    |> Enum.with_index(1)
-    |> Enum.map(fn {{design, slow}, i} ->
-      progress(opts, "[#{i}/#{n}] 2. blocking: #{Blocking.label(design)}, #{slow} slow clients")
-      blocking_cell(design, slow, opts)
-    end)
+    run_cells(
+      opts,
+      cells,
+      &"2. blocking: #{Blocking.label(&1)}, #{&2} slow clients",
+      &blocking_cell(&1, &2, opts)
+    )
   end
 
   # Counter slots.
