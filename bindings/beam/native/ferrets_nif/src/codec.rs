@@ -443,11 +443,7 @@ pub fn decode(env: *mut ErlNifEnv, bytes: &[u8], blobs: &[Blob]) -> (ErlNifTerm,
                 let n = read_u32(bytes, 1);
                 let mut at = 5;
                 let t = with_terms(n, |slots| {
-                    for slot in slots.iter_mut() {
-                        let (t, used) = decode(env, &bytes[at..], blobs);
-                        *slot = t;
-                        at += used;
-                    }
+                    at += decode_into(env, &bytes[at..], blobs, slots);
                     enif_make_tuple_from_array(env, slots.as_ptr(), n as u32)
                 });
                 (t, at)
@@ -456,11 +452,7 @@ pub fn decode(env: *mut ErlNifEnv, bytes: &[u8], blobs: &[Blob]) -> (ErlNifTerm,
                 let n = read_u32(bytes, 1);
                 let mut at = 5;
                 let t = with_terms(n, |slots| {
-                    for slot in slots.iter_mut() {
-                        let (t, used) = decode(env, &bytes[at..], blobs);
-                        *slot = t;
-                        at += used;
-                    }
+                    at += decode_into(env, &bytes[at..], blobs, slots);
                     let (mut tail, used) = decode(env, &bytes[at..], blobs);
                     at += used;
                     for &head in slots.iter().rev() {
@@ -492,6 +484,19 @@ pub fn decode(env: *mut ErlNifEnv, bytes: &[u8], blobs: &[Blob]) -> (ErlNifTerm,
             _ => unreachable!("codec: unknown tag"),
         }
     }
+}
+
+/// Decodes one term per slot from the start of `bytes` (consecutive
+/// encodings, as tuples and lists store their elements); returns the bytes read.
+#[inline]
+fn decode_into(env: *mut ErlNifEnv, bytes: &[u8], blobs: &[Blob], slots: &mut [ErlNifTerm]) -> usize {
+    let mut at = 0;
+    for slot in slots.iter_mut() {
+        let (t, used) = decode(env, &bytes[at..], blobs);
+        *slot = t;
+        at += used;
+    }
+    at
 }
 
 /// Runs `f` with `n` term slots: on the stack when few, else on the heap.
