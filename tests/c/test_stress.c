@@ -28,6 +28,19 @@ static int key_of(char *buf, size_t n, int thread, int k) {
   return snprintf(buf, n, "t%d/k%d", thread, k);
 }
 
+/* Checks a library-owned value returned with status `s` for key `k` against
+ * this thread's last write (-1: the key must be absent), then frees it. */
+static void check_owned(worker_t *w, int k, ferrets_status_t s, uint8_t *v, size_t n) {
+  if (s == FERRETS_OK) {
+    int64_t got = 0;
+    if (n == sizeof got) memcpy(&got, v, sizeof got);
+    if (n != sizeof got || got != w->last_written[k]) w->errors++;
+    ferrets_bytes_free(v, n);
+  } else if (s != FERRETS_ERR_NOT_FOUND || w->last_written[k] >= 0) {
+    w->errors++;
+  }
+}
+
 static void *work(void *arg) {
   worker_t *w = arg;
   char key[32], ckey[16];
@@ -66,14 +79,7 @@ static void *work(void *arg) {
         uint8_t *v = NULL;
         size_t n = 0;
         ferrets_status_t s = ferrets_table_get(w->table, kp, (size_t)kn, &v, &n);
-        if (s == FERRETS_OK) {
-          int64_t got;
-          memcpy(&got, v, sizeof got);
-          if (n != sizeof got || got != w->last_written[k]) w->errors++;
-          ferrets_bytes_free(v, n);
-        } else if (s != FERRETS_ERR_NOT_FOUND || w->last_written[k] >= 0) {
-          w->errors++;
-        }
+        check_owned(w, k, s, v, n);
         break;
       }
       case 11: case 12: { /* delete */
@@ -86,14 +92,7 @@ static void *work(void *arg) {
         uint8_t *v = NULL;
         size_t n = 0;
         ferrets_status_t s = ferrets_table_take(w->table, kp, (size_t)kn, &v, &n);
-        if (s == FERRETS_OK) {
-          int64_t got;
-          memcpy(&got, v, sizeof got);
-          if (n != sizeof got || got != w->last_written[k]) w->errors++;
-          ferrets_bytes_free(v, n);
-        } else if (s != FERRETS_ERR_NOT_FOUND || w->last_written[k] >= 0) {
-          w->errors++;
-        }
+        check_owned(w, k, s, v, n);
         w->last_written[k] = -1;
         break;
       }
