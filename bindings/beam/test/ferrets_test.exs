@@ -72,4 +72,45 @@ defmodule FerretsTest do
     # A failed list insert changes nothing.
     assert :ferrets.info(t, :size) == 0
   end
+
+  test "every per-key op raises badarg on anything but a live table, like :ets" do
+    # The hot ops resolve table references with a cached resource type: a
+    # resource of another type, a deleted table or a plain term must still
+    # be refused, and a live table still accepted.
+    {:ok, pool} = Ferrets.Pool.start(1, 1)
+    dead = :ferrets.new(:dead, [:set, :public])
+    true = :ferrets.delete(dead)
+    dead_ets = :ets.new(:dead, [:set, :public])
+    true = :ets.delete(dead_ets)
+
+    calls = [
+      insert: [{:k, 1}],
+      insert_new: [{:k, 1}],
+      lookup: [:k],
+      lookup_element: [:k, 2],
+      member: [:k],
+      take: [:k],
+      delete: [:k],
+      update_counter: [:k, 1],
+      update_counter: [:k, 1, {:k, 0}]
+    ]
+
+    for {bad, bad_ets} <- [
+          {pool, pool},
+          {dead, dead_ets},
+          {make_ref(), make_ref()},
+          {"tab", "tab"},
+          {:no_such_tab, :no_such_tab}
+        ],
+        {fun, args} <- calls do
+      assert_raise ArgumentError, fn -> apply(:ets, fun, [bad_ets | args]) end
+      assert_raise ArgumentError, fn -> apply(:ferrets, fun, [bad | args]) end
+    end
+
+    live = :ferrets.new(:live, [:set, :public])
+    assert :ferrets.insert(live, {:k, 1})
+    assert :ferrets.update_counter(live, :k, 2) == 3
+    assert :ferrets.lookup(live, :k) == [{:k, 3}]
+    Ferrets.Pool.shutdown(pool)
+  end
 end

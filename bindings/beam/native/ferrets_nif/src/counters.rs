@@ -7,6 +7,7 @@ use rustler::{Env, Error, NifResult, Term};
 
 use crate::codec;
 use crate::key::{probe, Key};
+use crate::lean::lean_nif;
 use crate::objects::{encode_object, key_of, with_key, Entry, Obj};
 use crate::ops::term;
 use crate::options::Kind;
@@ -220,14 +221,16 @@ fn update_counter_impl<'a>(
     }
 }
 
+lean_nif!("update_counter" => update_counter, 0, 1, 2);
+
 /// `update_counter(Tab, Key, UpdateOp | [UpdateOp] | Incr)`.
-#[rustler::nif]
 fn update_counter<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>, ops: Term<'a>) -> NifResult<Term<'a>> {
     update_counter_impl(env, tab, key, ops, None)
 }
 
+lean_nif!("update_counter_default" => update_counter_default, 0, 1, 2, 3);
+
 /// `update_counter(Tab, Key, UpdateOp | [UpdateOp] | Incr, Default)`.
-#[rustler::nif]
 fn update_counter_default<'a>(
     env: Env<'a>,
     tab: Term<'a>,

@@ -18,6 +18,7 @@ mod counters;
 mod info;
 mod iter;
 mod key;
+mod lean;
 mod names;
 mod objects;
 mod ops;

@@ -10,6 +10,7 @@ use rustler::{Atom, Encoder, Env, Error, NifResult, ResourceArc, Term};
 
 use crate::atoms;
 use crate::key::{probe, Key};
+use crate::lean::lean_nif;
 use crate::names;
 use crate::objects::{encode_object, encode_object_with, with_key, Entry, Obj};
 use crate::options::{self, Kind, OptError};
@@ -72,7 +73,9 @@ fn new<'a>(env: Env<'a>, name: Atom, options: Term<'a>) -> NifResult<Term<'a>> {
     let monitor = env.monitor(&res, &env.pid());
     res.state.lock().unwrap_or_else(|e| e.into_inner()).monitor = monitor;
     names::add(res.clone());
-    Ok(if o.named { name.encode(env) } else { res.encode(env) })
+    let term = res.encode(env);
+    crate::table::learn_type(env, &res, term);
+    Ok(if o.named { name.encode(env) } else { term })
 }
 
 /// Encodes the object or list of objects `objects` (all or nothing).
@@ -108,11 +111,8 @@ fn put(t: &TableResource, key: Key, obj: Obj) {
     }
 }
 
-/// `insert(Tab, ObjectOrObjects)`.
-#[rustler::nif]
-fn insert<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<bool> {
-    insert_impl(env, tab, objects)
-}
+// `insert(Tab, ObjectOrObjects)`.
+lean_nif!("insert" => insert_impl, 0, 1);
 
 /// `insert(Tab, Objects)` for long lists, on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
@@ -161,11 +161,8 @@ pub(crate) fn put_all(t: &TableResource, all: Vec<(Key, Obj)>, in_order: bool) {
     }
 }
 
-/// `insert_new(Tab, ObjectOrObjects)`: nothing is stored if any key exists.
-#[rustler::nif]
-fn insert_new<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<bool> {
-    insert_new_impl(env, tab, objects)
-}
+// `insert_new(Tab, ObjectOrObjects)`: nothing is stored if any key exists.
+lean_nif!("insert_new" => insert_new_impl, 0, 1);
 
 /// `insert_new(Tab, Objects)` for long lists, on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
@@ -190,8 +187,9 @@ fn insert_new_impl<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifRes
     }))
 }
 
+lean_nif!("lookup" => lookup, 0, 1);
+
 /// `lookup(Tab, Key)`: the objects under `Key`, `[]` if none.
-#[rustler::nif]
 fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     let t = resolve(env, tab, Access::Read)?;
     let raw = env.as_c_arg();
@@ -205,8 +203,9 @@ fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>>
     Ok(term(env, list.unwrap_or(nil)))
 }
 
+lean_nif!("lookup_element" => lookup_element, 0, 1, 2);
+
 /// `lookup_element(Tab, Key, Pos)`.
-#[rustler::nif]
 fn lookup_element<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>, pos: Term<'a>) -> NifResult<Term<'a>> {
     let t = resolve(env, tab, Access::Read)?;
     let pos: usize = pos.decode().ok().filter(|&p| p >= 1).ok_or(Error::BadArg)?;
@@ -230,8 +229,9 @@ fn lookup_element<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>, pos: Term<'a>)
     found.flatten().map(|r| term(env, r)).ok_or(Error::BadArg)
 }
 
+lean_nif!("member" => member, 0, 1);
+
 /// `member(Tab, Key)`.
-#[rustler::nif]
 fn member<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
     let t = resolve(env, tab, Access::Read)?;
     with_key(env.as_c_arg(), key.as_c_arg(), |kb| {
@@ -240,8 +240,9 @@ fn member<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
     .map_err(|()| Error::BadArg)
 }
 
+lean_nif!("take" => take, 0, 1);
+
 /// `take(Tab, Key)`: removes and returns the objects under `Key`.
-#[rustler::nif]
 fn take<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     let t = resolve(env, tab, Access::Write)?;
     let raw = env.as_c_arg();
@@ -254,8 +255,9 @@ fn take<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     Ok(term(env, taken.map_or(nil, |e| objects_list(raw, e.objects(), nil))))
 }
 
+lean_nif!("delete_key" => delete_key, 0, 1);
+
 /// `delete(Tab, Key)`.
-#[rustler::nif]
 fn delete_key<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
     let t = resolve(env, tab, Access::Write)?;
     if t.kind == Kind::Set {

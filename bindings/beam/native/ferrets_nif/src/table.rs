@@ -1,12 +1,13 @@
 //! The table resource: what a table reference points at, how a table
 //! argument is resolved, and who may do what with it.
 
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ferrets_core::Table;
-use rustler::sys::{enif_self, ErlNifPid};
-use rustler::{Atom, Env, Error, LocalPid, Monitor, NifResult, Resource, Term};
+use rustler::sys::{c_void, enif_get_resource, enif_self, ErlNifPid, ErlNifResourceType};
+use rustler::{Atom, Env, Error, LocalPid, Monitor, NifResult, Resource, ResourceArc, Term};
 
 use crate::iter::Snapshot;
 use crate::key::Key;
@@ -193,6 +194,42 @@ impl TableResource {
     }
 }
 
+/// The VM's resource type of tables, once [`learn_type`] confirmed it; null
+/// before (or if it never could).
+static TABLE_TYPE: AtomicPtr<ErlNifResourceType> = AtomicPtr::new(ptr::null_mut());
+
+/// Where rustler places the `TableResource` in the VM's allocation at `raw`
+/// (the rule of rustler 0.39's `align_alloced_mem_for_struct`; [`learn_type`]
+/// checks it against a real table before it is used).
+fn inner_of(raw: *const c_void) -> *const TableResource {
+    let align = align_of::<TableResource>();
+    raw.wrapping_byte_add(align - (raw as usize) % align).cast()
+}
+
+/// Learns the resource type of tables from the fresh table `res` (encoded as
+/// `term`), so that [`lookup_table`] can call `enif_get_resource` directly:
+/// rustler finds the type in a hash map on every call (~4% of an insert).
+///
+/// The VM keeps the type pointer two words before a resource's data (OTP 25,
+/// 64-bit, `ErtsResource`); the guess read there is kept only when
+/// `enif_get_resource` accepts it for `term` and yields `res`. A wrong guess is
+/// harmless: that call only compares it with the resource's own type.
+pub fn learn_type(env: Env<'_>, res: &ResourceArc<TableResource>, term: Term<'_>) {
+    if !TABLE_TYPE.load(Ordering::Relaxed).is_null() {
+        return;
+    }
+    let raw = res.as_c_arg();
+    // SAFETY: `raw` is the data of a live resource; the VM's resource header
+    // (type and monitors pointers) lies right before it in the same allocation.
+    let guess = unsafe { raw.cast::<*const ErlNifResourceType>().sub(2).read() };
+    let mut obj: *const c_void = ptr::null();
+    // SAFETY: `term` is a live term of `env`; `obj` is a valid out-pointer.
+    let ok = unsafe { enif_get_resource(env.as_c_arg(), term.as_c_arg(), guess, &mut obj) } != 0;
+    if ok && obj == raw && inner_of(raw) == ptr::from_ref::<TableResource>(res) {
+        TABLE_TYPE.store(guess.cast_mut(), Ordering::Relaxed);
+    }
+}
+
 /// The table a `tab` argument names, or `None` (a reference to a deleted
 /// table, an unknown name, or not a table at all).
 ///
@@ -200,7 +237,16 @@ impl TableResource {
 /// alive for the call; a name is kept alive by the thread's name cache.
 #[inline]
 pub fn lookup_table<'a>(tab: Term<'a>) -> Option<&'a TableResource> {
-    if let Some(t) = tab.try_get_resource::<TableResource>() {
+    let ty = TABLE_TYPE.load(Ordering::Relaxed);
+    if !ty.is_null() {
+        let mut obj: *const c_void = ptr::null();
+        // SAFETY: `tab` is a live term of its environment; `obj` is a valid out-pointer.
+        if unsafe { enif_get_resource(tab.get_env().as_c_arg(), tab.as_c_arg(), ty, &mut obj) } != 0 {
+            // SAFETY: `obj` is the data of a live table resource (the term
+            // argument keeps it alive for the call), laid out as rustler does.
+            return Some(unsafe { &*inner_of(obj) });
+        }
+    } else if let Some(t) = tab.try_get_resource::<TableResource>() {
         return Some(t);
     }
     if tab.is_atom() {
