@@ -1,5 +1,7 @@
-//! Side-by-side benchmark of the ferrets table against dashmap, papaya,
-//! scc::HashMap and `RwLock<HashMap>`, at 1 and 2 threads.
+//! Side-by-side benchmark of the ferrets tables against dashmap, papaya,
+//! scc::HashMap and `RwLock<HashMap>`, at 1 and 2 threads. `ferrets` is the
+//! inline [`ferrets_core::WordTable`]; `ferrets (boxed)` is the generic
+//! [`ferrets_core::Table`], shown for comparison and left out of the ratio.
 //!
 //! ```text
 //! cargo bench -p ferrets-core --bench table                 # default: a few minutes on 2 cores
@@ -9,7 +11,8 @@
 //! `FERRETS_BENCH_BITS` (log2 of the big key space, default 24),
 //! `FERRETS_BENCH_OPS` (operations per thread per run, default 2M),
 //! `FERRETS_BENCH_ONLY` (comma-separated workload numbers),
-//! `FERRETS_BENCH_WHO` (comma-separated contenders, e.g. `ferrets,scc`).
+//! `FERRETS_BENCH_WHO` (comma-separated contenders, e.g. `ferrets,scc` or
+//! `ferrets,ferrets (boxed)`).
 //!
 //! Every contender hashes with foldhash and stores `u64 -> u64`. Contenders
 //! are interleaved (the order rotates every round) so that noise from other
@@ -82,10 +85,43 @@ trait Map: Send + Sync + Sized + 'static {
     fn len(&self) -> usize;
 }
 
+type Words = ferrets_core::WordTable<u64, u64, RandomState>;
+
+impl Map for Words {
+    const NAME: &'static str = "ferrets";
+    fn with_capacity(cap: usize) -> Self {
+        ferrets_core::WordTable::with_options_and_hasher(
+            ferrets_core::TableOptions { partitions: None, capacity: cap },
+            RandomState::default(),
+        )
+    }
+    fn get(&self, k: u64) -> bool {
+        ferrets_core::WordTable::get(self, k).is_some()
+    }
+    fn insert(&self, k: u64, v: u64) {
+        ferrets_core::WordTable::insert(self, k, v);
+    }
+    fn remove(&self, k: u64) {
+        ferrets_core::WordTable::remove(self, k);
+    }
+    fn update(&self, k: u64) {
+        self.compute(k, |old| match old {
+            Some(v) => ferrets_core::Compute::Insert(v + 1, ()),
+            None => ferrets_core::Compute::Keep(()),
+        });
+    }
+    fn add(&self, k: u64) {
+        self.counter_add(k, 1, 0);
+    }
+    fn len(&self) -> usize {
+        ferrets_core::WordTable::len(self)
+    }
+}
+
 type Ferrets = ferrets_core::Table<u64, i64, RandomState>;
 
 impl Map for Ferrets {
-    const NAME: &'static str = "ferrets";
+    const NAME: &'static str = "ferrets (boxed)";
     fn with_capacity(cap: usize) -> Self {
         ferrets_core::Table::with_options_and_hasher(
             ferrets_core::TableOptions { partitions: None, capacity: cap },
@@ -434,7 +470,11 @@ impl Samples {
     }
 }
 
-const NAMES: [&str; 5] = ["ferrets", "dashmap", "papaya", "scc", "RwLock<HashMap>"];
+/// `ferrets` is the inline `WordTable`; the boxed `Table` runs as an extra
+/// column and, like `ferrets`, is not a peer in the ratio.
+const NAMES: [&str; 6] = ["ferrets", "dashmap", "papaya", "scc", "RwLock<HashMap>", "ferrets (boxed)"];
+/// Columns `1..PEERS` are the peers the ratio compares against.
+const PEERS: usize = 5;
 
 /// Whether `FERRETS_BENCH_WHO` (comma-separated contender names; default all) includes `name`.
 fn wanted(name: &str) -> bool {
@@ -444,17 +484,18 @@ fn wanted(name: &str) -> bool {
 /// Runs `f::<M>()` for every contender, starting at a different one each round.
 macro_rules! each {
     ($round:expr, $f:ident ( $($arg:expr),* )) => {{
-        for i in 0..5 {
-            let which = ($round + i) % 5;
+        for i in 0..NAMES.len() {
+            let which = ($round + i) % NAMES.len();
             if !wanted(NAMES[which]) {
                 continue;
             }
             match which {
-                0 => $f::<Ferrets>($($arg),*),
+                0 => $f::<Words>($($arg),*),
                 1 => $f::<Dash>($($arg),*),
                 2 => $f::<Papaya>($($arg),*),
                 3 => $f::<Scc>($($arg),*),
-                _ => $f::<Locked>($($arg),*),
+                4 => $f::<Locked>($($arg),*),
+                _ => $f::<Ferrets>($($arg),*),
             }
         }
     }};
@@ -579,7 +620,7 @@ fn main() {
         let (name, threads) = r.split_once(" | ").unwrap();
         // Throughput: higher is better; latency and bytes: lower is better.
         let lower_better = name.contains("µs") || name.contains("ms") || name.contains("bytes");
-        let peers = vals[1..].iter().flatten().copied();
+        let peers = vals[1..PEERS].iter().flatten().copied();
         let best = if lower_better { peers.fold(f64::MAX, f64::min) } else { peers.fold(0.0, f64::max) };
         let ratio = vals[0].map(|f| if lower_better { best / f } else { f / best });
         let cells: Vec<String> = vals.iter().map(|v| v.map_or("-".into(), |x| format!("{x:.2}"))).collect();

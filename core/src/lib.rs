@@ -17,6 +17,7 @@ pub mod pool;
 mod primitive;
 pub mod snapshot;
 mod table;
+mod word;
 
 pub use counter::{CounterValue, NotACounter};
 pub use heap_size::HeapSize;
@@ -27,6 +28,7 @@ pub use pool::{
 };
 pub use table::{pinned, Iter, Pinned};
 pub use table::{Compute, Table};
+pub use word::{Word, WordCounter, WordIter, WordTable};
 
 /// A table of byte-string keys and values: what C callers store.
 pub type BytesTable = Table<Box<[u8]>, Box<[u8]>>;

@@ -103,3 +103,82 @@ impl Drop for Garbage {
         }
     }
 }
+
+/// Two words read and compare-exchanged as one 16-byte atomic: a
+/// [`crate::WordTable`] slot's state and value. Loads never write (with AVX
+/// they are one `vmovdqa`); updates are one `cmpxchg16b`.
+#[cfg(not(loom))]
+#[repr(transparent)]
+pub(crate) struct AtomicPair(portable_atomic::AtomicU128);
+
+#[cfg(not(loom))]
+impl AtomicPair {
+    /// A pair holding `(a, b)`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) const fn new(a: u64, b: u64) -> Self {
+        AtomicPair(portable_atomic::AtomicU128::new(join(a, b)))
+    }
+
+    /// Both words, read at once.
+    #[inline]
+    pub(crate) fn load(&self) -> (u64, u64) {
+        split(self.0.load(Ordering::Acquire))
+    }
+
+    /// Replaces `current` by `new` if the pair still holds `current`;
+    /// otherwise returns what it holds.
+    #[inline]
+    pub(crate) fn compare_exchange(&self, current: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)> {
+        self.0
+            .compare_exchange(
+                join(current.0, current.1),
+                join(new.0, new.1),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .map(|_| ())
+            .map_err(split)
+    }
+}
+
+#[cfg(not(loom))]
+#[inline]
+const fn join(a: u64, b: u64) -> u128 {
+    (b as u128) << 64 | a as u128
+}
+
+#[cfg(not(loom))]
+#[inline]
+const fn split(x: u128) -> (u64, u64) {
+    (x as u64, (x >> 64) as u64)
+}
+
+/// Loom has no 16-byte atomic: a mutex-guarded pair has the same
+/// linearizable load and compare-exchange, which is all the models check.
+#[cfg(loom)]
+pub(crate) struct AtomicPair(loom::sync::Mutex<(u64, u64)>);
+
+#[cfg(loom)]
+impl AtomicPair {
+    /// A pair holding `(a, b)`.
+    pub(crate) fn new(a: u64, b: u64) -> Self {
+        AtomicPair(loom::sync::Mutex::new((a, b)))
+    }
+
+    /// Both words, read at once.
+    pub(crate) fn load(&self) -> (u64, u64) {
+        *self.0.lock().unwrap()
+    }
+
+    /// Replaces `current` by `new` if the pair still holds `current`;
+    /// otherwise returns what it holds.
+    pub(crate) fn compare_exchange(&self, current: (u64, u64), new: (u64, u64)) -> Result<(), (u64, u64)> {
+        let mut p = self.0.lock().unwrap();
+        if *p == current {
+            *p = new;
+            Ok(())
+        } else {
+            Err(*p)
+        }
+    }
+}

@@ -1,0 +1,412 @@
+//! [`WordTable`]: the partitioned lock-free table for word-sized `Copy` keys
+//! and values, stored inline.
+//!
+//! Same architecture as [`crate::Table`] (partitions by the high hash bits,
+//! SwissTable-style groups of tag bytes, incremental cooperative resizes,
+//! epoch reclamation of old tables), but a lane holds its key word and a
+//! 16-byte `(state, value)` pair instead of a pointer to a boxed entry: a hit
+//! reads one group and nothing else, writes never allocate, and an update or
+//! counter add is one 16-byte CAS in place. See [`slot`] for the lane states.
+
+mod bits;
+mod iter;
+mod probe;
+mod raw;
+mod resize;
+mod slot;
+
+use std::hash::BuildHasher;
+use std::marker::PhantomData;
+use std::mem::size_of;
+
+use crossbeam_utils::CachePadded;
+
+pub use bits::Word;
+pub use iter::WordIter;
+
+use probe::{claim, Claim, Find, Hashed, Spot};
+use raw::RawTable;
+use slot::{KEYED, LIVE, WIDTH};
+
+use crate::primitive::{pin, AtomicIsize, AtomicPtr, Garbage, Guard, Ordering};
+use crate::{Compute, TableOptions};
+
+/// Probes longer than this many groups make the partition rehash.
+const MAX_DISTANCE: usize = 16;
+
+/// One partition: its table root and its entry count, each on its own line
+/// so that readers of the root never share a line with writers' counts.
+pub(crate) struct Partition {
+    root: CachePadded<AtomicPtr<RawTable>>,
+    len: CachePadded<AtomicIsize>,
+}
+
+impl Partition {
+    fn new(groups: usize) -> Self {
+        Partition {
+            root: CachePadded::new(AtomicPtr::new(Box::into_raw(RawTable::new(groups, false)))),
+            len: CachePadded::new(AtomicIsize::new(0)),
+        }
+    }
+
+    /// The current root table.
+    #[inline]
+    fn root<'g>(&self) -> &'g RawTable {
+        // SAFETY: callers hold a pin (every public entry point pins first);
+        // a root is retired only after it is replaced, so it outlives the pin.
+        unsafe { &*self.root.load(Ordering::Acquire) }
+    }
+
+    fn add_len(&self, d: isize) -> isize {
+        self.len.fetch_add(d, Ordering::Relaxed) + d
+    }
+
+    fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed).max(0) as usize
+    }
+}
+
+/// Values that act as 64-bit wrapping counters ([`WordTable::counter_add`]).
+pub trait WordCounter: Word {}
+
+impl WordCounter for i64 {}
+impl WordCounter for u64 {}
+
+/// A concurrent hash table of word-sized `Copy` keys and values ([`Word`]:
+/// integers, `bool`, `char`, floats), stored inline in the table's groups.
+///
+/// The same guarantees as [`crate::Table`]: lookups never lock or write
+/// shared memory; every update is a CAS (16 bytes here); resizes are
+/// incremental, with writers helping; partitions are cache-padded and grow
+/// and shrink on their own. Unlike `Table`, no operation allocates except a
+/// resize, and keys compare by their bits ([`Word`]). All methods take
+/// `&self`: share the table with `Arc`.
+pub struct WordTable<K, V, S = foldhash::fast::RandomState> {
+    partitions: Box<[Partition]>,
+    hasher: S,
+    /// log2 of the partition count.
+    part_bits: u32,
+    min_groups: usize,
+    garbage: Garbage,
+    _types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K: Word, V: Word> WordTable<K, V> {
+    /// An empty table with default options.
+    pub fn new() -> Self {
+        Self::with_options(TableOptions::default())
+    }
+
+    /// An empty table laid out by `options`.
+    pub fn with_options(options: TableOptions) -> Self {
+        Self::with_options_and_hasher(options, foldhash::fast::RandomState::default())
+    }
+}
+
+impl<K: Word, V: Word> Default for WordTable<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
+    /// An empty table laid out by `options`, hashing keys (their
+    /// [`Word::to_bits`]) with `hasher`.
+    pub fn with_options_and_hasher(options: TableOptions, hasher: S) -> Self {
+        let n = options.resolved_partitions();
+        let min_groups = if cfg!(loom) { 1 } else { 2 };
+        let per = options.capacity.div_ceil(n);
+        // Room below the grow threshold for `per` entries plus four standard
+        // deviations of how unevenly keys spread over partitions.
+        let per = per + 4 * per.isqrt();
+        let groups = (per * 16).div_ceil(WIDTH * 13).max(min_groups);
+        let partitions = (0..n).map(|_| Partition::new(groups)).collect();
+        WordTable {
+            partitions,
+            hasher,
+            part_bits: n.trailing_zeros(),
+            min_groups,
+            garbage: Garbage::default(),
+            _types: PhantomData,
+        }
+    }
+
+    /// The number of partitions (a power of two).
+    pub fn partitions(&self) -> usize {
+        self.partitions.len()
+    }
+
+    #[inline]
+    fn hashed(&self, key: u64) -> Hashed {
+        let h = self.hasher.hash_one(key);
+        // Partition from the top bits, home group from the bits below them,
+        // tag from the lowest 7: independent bits at every level.
+        let part = ((h as u128) << self.part_bits >> 64) as usize;
+        Hashed { part, pos: ((h as u128) << self.part_bits) as u64, tag: slot::tag_of(h) }
+    }
+
+    /// Reader lookup of a key's value bits: loads only.
+    #[inline]
+    fn lookup(&self, key: u64, _guard: &Guard) -> Option<u64> {
+        let h = self.hashed(key);
+        let mut t = self.partitions[h.part].root();
+        loop {
+            if let Find::Hit(v) = t.find(key, h) {
+                return Some(v);
+            }
+            let next = t.next();
+            if next.is_null() {
+                return None;
+            }
+            // SAFETY: reached from the root under our pin; retired only
+            // after the root moves past it, i.e. after we pinned.
+            t = unsafe { &*next };
+        }
+    }
+
+    /// The value stored under `key`.
+    #[inline]
+    pub fn get(&self, key: K) -> Option<V> {
+        let guard = pin();
+        self.lookup(key.to_bits(), &guard).map(V::from_bits)
+    }
+
+    /// Whether `key` is present.
+    #[inline]
+    pub fn contains_key(&self, key: K) -> bool {
+        let guard = pin();
+        self.lookup(key.to_bits(), &guard).is_some()
+    }
+
+    /// Stores `value` under `key`, replacing any previous value.
+    /// Returns `true` when the key was not present before.
+    #[inline]
+    pub fn insert(&self, key: K, value: V) -> bool {
+        self.compute(key, |old| Compute::Insert(value, old.is_none()))
+    }
+
+    /// Stores `value` under `key` only if the key is absent.
+    /// Returns `true` when it was stored.
+    #[inline]
+    pub fn insert_new(&self, key: K, value: V) -> bool {
+        self.compute(key, |old| match old {
+            Some(_) => Compute::Keep(false),
+            None => Compute::Insert(value, true),
+        })
+    }
+
+    /// Removes `key`. Returns `true` when it was present.
+    #[inline]
+    pub fn remove(&self, key: K) -> bool {
+        self.take(key).is_some()
+    }
+
+    /// Removes `key` and returns its value.
+    pub fn take(&self, key: K) -> Option<V> {
+        let guard = pin();
+        let key = key.to_bits();
+        let h = self.hashed(key);
+        let part = &self.partitions[h.part];
+        let mut t = self.settle(part, part.root(), h, &guard);
+        loop {
+            match t.locate(key, h) {
+                Spot::Found { group, lane, pair } if pair.0 & LIVE != 0 => {
+                    if group.pairs[lane].compare_exchange(pair, (KEYED, 0)).is_ok() {
+                        let len = part.add_len(-1);
+                        self.maybe_shrink(part, t, len, &guard);
+                        return Some(V::from_bits(pair.1));
+                    }
+                }
+                Spot::Found { .. } | Spot::Vacant { .. } | Spot::Full if t.next().is_null() => return None,
+                // Absent here, but a resize started: the key may be in `next`.
+                _ => t = self.settle(part, t, h, &guard),
+            }
+        }
+    }
+
+    /// Atomic read-modify-write of one entry: `f` sees the current value
+    /// (or `None`) and decides what to store. No other writer can change the
+    /// entry between what `f` saw and what it decided. Under contention `f`
+    /// may run more than once; exactly one run's decision takes effect and
+    /// its `R` is returned, so `f` must not have side effects of its own.
+    #[inline]
+    pub fn compute<R>(&self, key: K, mut f: impl FnMut(Option<V>) -> Compute<V, R>) -> R {
+        let guard = pin();
+        let key = key.to_bits();
+        let h = self.hashed(key);
+        let part = &self.partitions[h.part];
+        let mut t = self.settle(part, part.root(), h, &guard);
+        loop {
+            let spot = t.locate(key, h);
+            let old = match spot {
+                Spot::Found { pair, .. } => (pair.0 & LIVE != 0).then(|| V::from_bits(pair.1)),
+                Spot::Vacant { .. } if t.next().is_null() => None,
+                Spot::Full => {
+                    self.finish_before(part, t, &guard);
+                    self.start_resize(part, t, self.rehash_groups(part.len(), t), false, &guard);
+                    t = self.settle(part, t, h, &guard);
+                    continue;
+                }
+                // Frozen, or absent here while a resize started (the key
+                // may be in `next`): move on.
+                _ => {
+                    t = self.settle(part, t, h, &guard);
+                    continue;
+                }
+            };
+            let (value, r) = match f(old) {
+                Compute::Keep(r) => return r,
+                Compute::Remove(r) => {
+                    let (Spot::Found { group, lane, pair }, Some(_)) = (spot, old) else { return r };
+                    if group.pairs[lane].compare_exchange(pair, (KEYED, 0)).is_ok() {
+                        let len = part.add_len(-1);
+                        self.maybe_shrink(part, t, len, &guard);
+                        return r;
+                    }
+                    continue;
+                }
+                Compute::Insert(v, r) => (v.to_bits(), r),
+            };
+            match spot {
+                Spot::Found { group, lane, pair } => {
+                    if group.pairs[lane].compare_exchange(pair, (KEYED | LIVE, value)).is_err() {
+                        continue;
+                    }
+                    if old.is_some() {
+                        return r;
+                    }
+                    let len = part.add_len(1);
+                    if len as usize > t.max_live {
+                        self.start_resize(part, t, self.target_groups(len as usize), false, &guard);
+                    }
+                    return r;
+                }
+                Spot::Vacant { group, lane, claim: ctrl, distance } => {
+                    if part.len() >= t.max_live && !std::ptr::eq(part.root(), t) {
+                        // Inserting into a table still being filled by a resize:
+                        // finish that resize first so this one can grow in turn.
+                        self.finish_before(part, t, &guard);
+                        continue;
+                    }
+                    if let Claim::Lost = claim(group, lane, ctrl, h.tag, key, value) {
+                        continue;
+                    }
+                    let len = part.add_len(1) as usize;
+                    if len > t.max_live {
+                        self.start_resize(part, t, self.target_groups(len), false, &guard);
+                    } else if distance > MAX_DISTANCE {
+                        self.start_resize(part, t, self.rehash_groups(len, t), false, &guard);
+                    }
+                    return r;
+                }
+                Spot::Frozen | Spot::Full => unreachable!("handled above"),
+            }
+        }
+    }
+
+    fn maybe_shrink(&self, part: &Partition, t: &RawTable, len: isize, guard: &Guard) {
+        let len = len.max(0) as usize;
+        if t.len() > self.min_groups && len * 8 < t.len() * WIDTH {
+            // Room for twice the live entries again (quarter load): the
+            // shrunk table must also absorb the fresh keys inserted while
+            // the copy is under way, and it shrinks again later if need be.
+            let groups = self.target_groups(2 * len);
+            // Small tables are shrunk in one go (a short scan of mostly empty
+            // groups), so that a burst of deletes does not end with both
+            // tables held; big ones shrink incrementally like a grow.
+            if groups < t.len() && self.start_resize(part, t, groups, false, guard) && t.len() <= 1 << 13 {
+                self.finish(part, t, guard);
+            }
+        }
+    }
+
+    /// Atomically adds `delta` to the counter under `key` (wrapping), starting
+    /// from `default` when the key is absent; returns the new value. An
+    /// update is one 16-byte CAS in place. For `u64` values the result is the
+    /// same bits read as `i64`.
+    #[inline]
+    pub fn counter_add(&self, key: K, delta: i64, default: i64) -> i64
+    where
+        V: WordCounter,
+    {
+        self.compute(key, |old| {
+            let base = old.map_or(default, |v| v.to_bits() as i64);
+            let n = base.wrapping_add(delta);
+            Compute::Insert(V::from_bits(n as u64), n)
+        })
+    }
+
+    /// The number of entries. Exact when no writer runs concurrently.
+    pub fn len(&self) -> usize {
+        self.partitions.iter().map(Partition::len).sum()
+    }
+
+    /// Whether the table has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every entry and shrinks every partition to its minimum size.
+    /// Entries inserted concurrently may stay.
+    pub fn clear(&self) {
+        let guard = pin();
+        for part in self.partitions.iter() {
+            loop {
+                let t = part.root();
+                if !t.next().is_null() {
+                    // Someone else's resize (or clear): finish it, then ours.
+                    self.finish(part, t, &guard);
+                } else if self.start_resize(part, t, self.min_groups, true, &guard) {
+                    self.finish(part, t, &guard);
+                    break;
+                }
+            }
+        }
+        guard.flush();
+    }
+
+    /// Bytes held: the table's partitions and every group array it links
+    /// (entries live inside the groups).
+    pub fn memory_bytes(&self) -> usize {
+        let _guard = pin();
+        let mut total = size_of::<Self>() + self.partitions.len() * size_of::<Partition>();
+        for part in self.partitions.iter() {
+            let mut t: *const RawTable = part.root();
+            while !t.is_null() {
+                // SAFETY: reached from the root under our pin.
+                let r = unsafe { &*t };
+                total += r.bytes();
+                t = r.next();
+            }
+        }
+        total
+    }
+
+    /// A cursor over the entries, in hash order. Safe under concurrent
+    /// writes: each entry present for the whole iteration is seen exactly
+    /// once; entries added or removed meanwhile may or may not be. It pins
+    /// only while it collects a short batch, and carries its place as a hash
+    /// position, so resizes between batches do not disturb it. A partition
+    /// whose resize is in progress when the cursor reaches it is finished
+    /// first (the cursor helps copy).
+    pub fn iter(&self) -> WordIter<'_, K, V, S> {
+        WordIter::new(self)
+    }
+}
+
+impl<K, V, S> Drop for WordTable<K, V, S> {
+    fn drop(&mut self) {
+        for part in self.partitions.iter() {
+            let mut t = part.root.load(Ordering::Relaxed);
+            while !t.is_null() {
+                // SAFETY: `&mut self`: no other thread reaches these tables;
+                // each table of the chain is owned by the partition.
+                let table = unsafe { Box::from_raw(t) };
+                t = table.next.load(Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

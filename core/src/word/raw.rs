@@ -1,0 +1,138 @@
+//! One open-addressing array of groups: a partition's current table, or
+//! the table a resize copies it into.
+
+use std::mem::size_of;
+
+use crossbeam_utils::CachePadded;
+
+use super::slot::{Group, WIDTH};
+use crate::primitive::{AtomicPtr, AtomicUsize, Ordering};
+
+/// Resize progress of a table that has a `next` (kept off the readers' lines).
+#[derive(Default)]
+pub(crate) struct Migration {
+    /// Next chunk of groups to hand to a helper.
+    pub(crate) claimed: AtomicUsize,
+    /// Chunks fully copied.
+    pub(crate) done: AtomicUsize,
+}
+
+/// Groups copied per help step: 15 lanes, well under a microsecond.
+pub(crate) const CHUNK: usize = if cfg!(loom) { 1 } else { 3 };
+
+/// Live entries above which a table grows: 13/16 of its lanes.
+pub(crate) fn max_live(groups: usize) -> usize {
+    groups * WIDTH * 13 / 16
+}
+
+/// An array of groups. Any group count (not only powers of two): the home
+/// group is a multiply-shift of the hash position, so sizes can follow the
+/// entry count closely.
+pub(crate) struct RawTable {
+    groups: Box<[Group]>,
+    /// Live entries above which the partition grows.
+    pub(crate) max_live: usize,
+    /// Set once when a resize starts; never changes afterwards.
+    pub(crate) next: AtomicPtr<RawTable>,
+    /// This table is the target of a `clear`: copying into it drops instead.
+    pub(crate) drops_prev: bool,
+    pub(crate) migration: CachePadded<Migration>,
+}
+
+impl RawTable {
+    /// A table of `groups` (at least 1) empty groups.
+    pub(crate) fn new(groups: usize, drops_prev: bool) -> Box<Self> {
+        debug_assert!(groups >= 1);
+        Box::new(RawTable {
+            groups: alloc_groups(groups),
+            max_live: max_live(groups),
+            next: AtomicPtr::new(std::ptr::null_mut()),
+            drops_prev,
+            migration: CachePadded::new(Migration::default()),
+        })
+    }
+
+    /// Number of groups.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// The group at `i`, for `i < 2 * len()` (probes wrap around once).
+    #[inline]
+    pub(crate) fn group(&self, i: usize) -> &Group {
+        let n = self.groups.len();
+        &self.groups[if i >= n { i - n } else { i }]
+    }
+
+    /// The home group of a position (the hash bits after the partition's).
+    /// Monotonic in the position, so iteration by position survives resizes.
+    #[inline]
+    pub(crate) fn home(&self, pos: u64) -> usize {
+        ((pos as u128 * self.groups.len() as u128) >> 64) as usize
+    }
+
+    /// The first position whose home is group `g`, or `None` past the end.
+    pub(crate) fn start_of(&self, g: usize) -> Option<u64> {
+        let n = self.groups.len() as u128;
+        u64::try_from(((g as u128) << 64).div_ceil(n)).ok()
+    }
+
+    /// The table a resize is copying this one into, if any.
+    #[inline]
+    pub(crate) fn next(&self) -> *mut RawTable {
+        self.next.load(Ordering::Acquire)
+    }
+
+    /// Bytes of the table and its groups.
+    pub(crate) fn bytes(&self) -> usize {
+        size_of::<Self>() + self.groups.len() * size_of::<Group>()
+    }
+
+    /// Chunks a resize hands out.
+    pub(crate) fn chunks(&self) -> usize {
+        self.groups.len().div_ceil(CHUNK)
+    }
+}
+
+#[cfg(loom)]
+fn alloc_groups(n: usize) -> Box<[Group]> {
+    (0..n).map(|_| Group::new()).collect()
+}
+
+#[cfg(not(loom))]
+fn alloc_groups(n: usize) -> Box<[Group]> {
+    use std::alloc::{alloc_zeroed, handle_alloc_error, Layout};
+    let layout = Layout::array::<Group>(n).expect("table size overflows");
+    // SAFETY: `n >= 1` so the layout is non-zero-sized; an all-zero `Group`
+    // is valid (atomics of 0); the allocation has `Box<[Group]>`'s layout.
+    unsafe {
+        let p = alloc_zeroed(layout).cast::<Group>();
+        if p.is_null() {
+            handle_alloc_error(layout);
+        }
+        Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RawTable;
+
+    #[test]
+    fn homes_cover_every_group_in_order() {
+        for n in [1usize, 3, 5, 7, 64] {
+            let t = RawTable::new(n, false);
+            assert_eq!(t.start_of(0), Some(0));
+            assert_eq!(t.start_of(n), None);
+            for g in 0..n {
+                let p = t.start_of(g).unwrap();
+                assert_eq!(t.home(p), g, "n {n} g {g}");
+                if p > 0 {
+                    assert_eq!(t.home(p - 1), g - 1);
+                }
+            }
+            assert_eq!(t.home(u64::MAX), n - 1);
+        }
+    }
+}

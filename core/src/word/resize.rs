@@ -1,0 +1,230 @@
+//! Resizing a partition without stopping anyone: the boxed table's
+//! protocol (see `table/resize.rs`), with values copied instead of pointers.
+//!
+//! A resize installs `next` on the partition's current table `t`; from then
+//! on each lane of `t` is frozen (a CAS setting [`FROZEN`]) before its live
+//! `(key, value)` is inserted into `next` and the lane marked [`COPIED`].
+//! Lanes with nothing to copy (never claimed, claims in flight, removed or
+//! fresh keys) are frozen and marked copied in one CAS. Readers keep reading
+//! `t` (a frozen lane is current until copied); writers copy one chunk of
+//! groups and their own key's probe path, then write into `next`. Every step
+//! is idempotent, so a stalled helper's work is redone by someone else.
+
+use std::hash::BuildHasher;
+
+use super::probe::{claim, Claim, Hashed, Spot};
+use super::raw::{RawTable, CHUNK};
+use super::slot::{match_empty, match_tag, COPIED, FRESH, FROZEN, KEYED, LIVE, WIDTH};
+use super::{Partition, Word, WordTable};
+use crate::primitive::{Guard, Ordering};
+
+impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
+    /// Group count for a table that should hold `live` entries at half load.
+    pub(super) fn target_groups(&self, live: usize) -> usize {
+        (live * 2).div_ceil(WIDTH).max(self.min_groups)
+    }
+
+    /// Group count for a rehash forced by removed keys' lanes (probes too
+    /// long, or no lane left) rather than by live entries: quarter load,
+    /// so that a churn over a bounded key set (whose removed keys come back
+    /// to their lanes) stops rehashing, while the shrink rule (below an
+    /// eighth) still does not fire.
+    pub(super) fn rehash_groups(&self, live: usize, t: &RawTable) -> usize {
+        if live > t.max_live {
+            self.target_groups(live)
+        } else {
+            self.target_groups(live * 2)
+        }
+    }
+
+    /// The table a writer should use, starting from `t`: follows `next`
+    /// links, helping each resize on the way and copying the key's probe
+    /// path so that the key can no longer change behind us.
+    pub(super) fn settle<'g>(
+        &self,
+        part: &Partition,
+        mut t: &'g RawTable,
+        h: Hashed,
+        guard: &'g Guard,
+    ) -> &'g RawTable {
+        loop {
+            let next = t.next();
+            if next.is_null() {
+                return t;
+            }
+            self.help(part, t, guard);
+            self.copy_path(part, t, h);
+            // SAFETY: `next` is retired only after the root moved past it,
+            // which happened after we pinned (we reached it from the root).
+            t = unsafe { &*next };
+        }
+    }
+
+    /// Starts resizing `t` to `groups` groups (or to an empty table that
+    /// drops `t`'s entries, for `clear`) unless `t` is not the root or is
+    /// already resizing. Copies one chunk right away. Returns whether this
+    /// call started the resize.
+    pub(super) fn start_resize(
+        &self,
+        part: &Partition,
+        t: &RawTable,
+        groups: usize,
+        drops: bool,
+        guard: &Guard,
+    ) -> bool {
+        if !std::ptr::eq(part.root(), t) || !t.next().is_null() {
+            return false;
+        }
+        let new = Box::into_raw(RawTable::new(groups, drops));
+        if t.next.compare_exchange(std::ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            // SAFETY: `new` was never shared.
+            drop(unsafe { Box::from_raw(new) });
+            return false;
+        }
+        self.help(part, t, guard);
+        true
+    }
+
+    /// Makes sure the table after `t` may itself be resized, by finishing
+    /// every resize between the root and `t`.
+    pub(super) fn finish_before(&self, part: &Partition, t: &RawTable, guard: &Guard) {
+        loop {
+            let root = part.root();
+            if std::ptr::eq(root, t) || root.next().is_null() {
+                return;
+            }
+            self.finish(part, root, guard);
+        }
+    }
+
+    /// Copies one chunk of `t` (if any is left) and promotes `next` when it
+    /// was the last one.
+    pub(super) fn help(&self, part: &Partition, t: &RawTable, guard: &Guard) {
+        let chunks = t.chunks();
+        let i = t.migration.claimed.fetch_add(1, Ordering::Relaxed);
+        if i >= chunks {
+            return;
+        }
+        for g in i * CHUNK..((i + 1) * CHUNK).min(t.len()) {
+            for lane in 0..WIDTH {
+                self.copy_lane(part, t, g, lane);
+            }
+        }
+        if t.migration.done.fetch_add(1, Ordering::AcqRel) + 1 == chunks {
+            self.promote(part, t, guard);
+        }
+    }
+
+    /// Copies every lane of `t` and promotes `next`: for `clear`, iteration,
+    /// and when a stalled helper holds up a chunk.
+    pub(super) fn finish(&self, part: &Partition, t: &RawTable, guard: &Guard) {
+        for g in 0..t.len() {
+            for lane in 0..WIDTH {
+                self.copy_lane(part, t, g, lane);
+            }
+        }
+        self.promote(part, t, guard);
+    }
+
+    /// Moves the root from a fully copied `t` to its `next` and retires `t`.
+    fn promote(&self, part: &Partition, t: &RawTable, guard: &Guard) {
+        let t = t as *const RawTable as *mut RawTable;
+        // SAFETY: `t` is reachable under our pin.
+        let next = unsafe { (*t).next() };
+        if part.root.compare_exchange(t, next, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            // SAFETY: `t` is unlinked from the root (the only path to it for
+            // threads that pin from now on) and only the CAS winner retires it.
+            unsafe { self.garbage.retire(guard, t) };
+            // Old tables are big: hand them to the collector now.
+            guard.flush();
+        }
+    }
+
+    /// Freezes and copies the lanes of `t` on `h`'s probe path: the lanes
+    /// with its tag and the never-claimed lanes, group by group, up to the
+    /// first group with a never-claimed lane. Afterwards no writer can store
+    /// the key in `t` any more.
+    fn copy_path(&self, part: &Partition, t: &RawTable, h: Hashed) {
+        let home = t.home(h.pos);
+        for g in home..home + t.len() {
+            let ctrl = t.group(g).ctrl();
+            let empty = match_empty(ctrl);
+            for lane in match_tag(ctrl, h.tag).or(empty) {
+                self.copy_lane(part, t, g, lane);
+            }
+            if !empty.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// Freezes one lane of `t` and moves its live entry to `t.next` (or
+    /// drops it when `next` is a `clear` target). Idempotent.
+    fn copy_lane(&self, part: &Partition, t: &RawTable, g: usize, lane: usize) {
+        // SAFETY: `t` is resizing, so `next` is set and reachable under our pin.
+        let next = unsafe { &*t.next() };
+        let group = t.group(g);
+        let pair = &group.pairs[lane];
+        let mut cur = pair.load();
+        loop {
+            let (state, value) = cur;
+            if state & COPIED != 0 {
+                return;
+            }
+            if state & FROZEN != 0 {
+                // Frozen live by another thread that may have stalled: finish its copy.
+                self.copy_entry(next, group.key(lane), value);
+                let _ = pair.compare_exchange(cur, (state | COPIED, value));
+                return;
+            }
+            let keep = state & LIVE != 0 && !next.drops_prev;
+            let frozen = if keep { state | FROZEN } else { state | FROZEN | COPIED };
+            match pair.compare_exchange(cur, (frozen, value)) {
+                Ok(()) if keep => cur = (frozen, value),
+                Ok(()) => {
+                    if state & LIVE != 0 {
+                        part.add_len(-1);
+                    }
+                    return;
+                }
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Inserts `key -> value` into `t` unless the key is already there with
+    /// a value or a remove (another helper copied it, and writers may have
+    /// changed it since) or `t` is itself resizing (then this copy already
+    /// happened: a table resizes only after the resize into it completed).
+    ///
+    /// A [`FRESH`] lane for the key is a copy's claim that a helper
+    /// published: no writer can have used the key in `t` yet (they wait for
+    /// the copy to complete), and states never return to `FRESH`, so
+    /// filling it cannot undo a later write.
+    fn copy_entry(&self, t: &RawTable, key: u64, value: u64) {
+        let h = self.hashed(key);
+        loop {
+            match t.locate(key, h) {
+                Spot::Found { group, lane, pair } => {
+                    if pair.0 & FRESH == 0
+                        || group.pairs[lane].compare_exchange(pair, (KEYED | LIVE, value)).is_ok()
+                    {
+                        return;
+                    }
+                }
+                Spot::Frozen => return,
+                Spot::Full => {
+                    // Unreachable by sizing: the target holds twice the live
+                    // entries and writers stop inserting into it before it is
+                    // full. Yield rather than spin hot.
+                    std::thread::yield_now();
+                }
+                Spot::Vacant { group, lane, claim: ctrl, .. } => {
+                    if let Claim::Stored = claim(group, lane, ctrl, h.tag, key, value) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
