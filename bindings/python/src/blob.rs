@@ -87,7 +87,64 @@ impl Hash for Blob {
 impl PartialEq for Blob {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
-        **self == **other
+        bytes_eq(self, other)
+    }
+}
+
+/// A borrowed encoding to look keys up by: hashes exactly as the `[u8]` it
+/// wraps (and so as a [`Blob`]), but compares short keys with a few word
+/// compares instead of a call to `memcmp`, the slice comparison's cost on
+/// the lookup path.
+#[repr(transparent)]
+pub struct KeyBytes([u8]);
+
+impl KeyBytes {
+    /// `bytes` as a lookup key.
+    #[inline]
+    pub fn new(bytes: &[u8]) -> &KeyBytes {
+        // SAFETY: `KeyBytes` is a `repr(transparent)` wrapper of `[u8]`, so
+        // the pointer cast keeps the layout and the slice metadata.
+        unsafe { &*(bytes as *const [u8] as *const KeyBytes) }
+    }
+}
+
+impl Hash for KeyBytes {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl PartialEq for KeyBytes {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        bytes_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for KeyBytes {}
+
+impl Borrow<KeyBytes> for Blob {
+    #[inline]
+    fn borrow(&self) -> &KeyBytes {
+        KeyBytes::new(self)
+    }
+}
+
+/// `a == b`, inline for lengths up to 32: two (possibly overlapping) word
+/// compares cover the whole range.
+#[inline(always)]
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let w8 = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+    let w16 = |s: &[u8], i: usize| u128::from_le_bytes(s[i..i + 16].try_into().expect("16 bytes"));
+    match n {
+        8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        17..=32 => w16(a, 0) == w16(b, 0) && w16(a, n - 16) == w16(b, n - 16),
+        _ => a == b,
     }
 }
 
@@ -181,8 +238,29 @@ mod tests {
             assert_eq!(&*b, &bytes[..]);
             assert_eq!(s.hash_one(&b), s.hash_one(&bytes[..]));
             assert_eq!(b.heap_size() == 0, len <= INLINE);
+            let k: &KeyBytes = b.borrow();
+            assert_eq!(s.hash_one(k), s.hash_one(&bytes[..]));
         }
         assert_eq!(size_of::<Blob>(), 32);
+    }
+
+    #[test]
+    fn key_bytes_compare_as_slices() {
+        // Every length the word compares cover, plus a byte changed at each position.
+        for len in 0..=40usize {
+            let a: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            assert!(KeyBytes::new(&a) == KeyBytes::new(&a.clone()));
+            assert!(Blob::new(&a) == Blob::new(&a));
+            for i in 0..len {
+                let mut b = a.clone();
+                b[i] ^= 0x40;
+                assert!(KeyBytes::new(&a) != KeyBytes::new(&b), "len {len}, byte {i}");
+                assert!(Blob::new(&a) != Blob::new(&b));
+            }
+            let mut longer = a.clone();
+            longer.push(0);
+            assert!(KeyBytes::new(&a) != KeyBytes::new(&longer));
+        }
     }
 
     #[test]

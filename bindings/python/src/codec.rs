@@ -106,12 +106,50 @@ fn write_str(s: &Bound<'_, PyString>, out: &mut Buf) -> PyResult<()> {
 
 /// The value of an exact int if it fits an `i64` (without raising on overflow).
 #[inline(always)]
-fn small_int(obj: &Bound<'_, PyAny>) -> Option<i64> {
+pub fn small_int(obj: &Bound<'_, PyAny>) -> Option<i64> {
     let mut overflow = 0;
     // SAFETY: `obj` is a live int (callers check) and we hold the GIL; this
     // call reports overflow through `overflow` instead of raising.
     let n = unsafe { ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
     (overflow == 0).then_some(n)
+}
+
+/// The characters of a compact ASCII str (most str keys), read in place:
+/// they are their own UTF-8, so no call into the interpreter is needed.
+#[inline(always)]
+fn ascii<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a [u8]> {
+    let ptr = s.as_ptr();
+    // SAFETY: `ptr` is a live exact str (we hold a reference and the GIL);
+    // a compact ASCII str stores its `len` one-byte characters inline, and
+    // they stay valid and unchanged for as long as the object lives.
+    unsafe {
+        if ffi::PyUnicode_IS_COMPACT_ASCII(ptr) == 0 {
+            return None;
+        }
+        let len = ffi::PyUnicode_GET_LENGTH(ptr) as usize;
+        Some(std::slice::from_raw_parts(ffi::PyUnicode_DATA(ptr) as *const u8, len))
+    }
+}
+
+/// `dst[..src.len()] = src` for short slices, inline: overlapping word
+/// copies instead of a call to `memcpy`.
+#[inline(always)]
+pub fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    let dst = &mut dst[..n];
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            dst[i..i + 8].copy_from_slice(&src[i..i + 8]);
+            i += 8;
+        }
+        dst[n - 8..].copy_from_slice(&src[n - 8..]);
+    } else if n >= 4 {
+        dst[..4].copy_from_slice(&src[..4]);
+        dst[n - 4..].copy_from_slice(&src[n - 4..]);
+    } else {
+        dst.copy_from_slice(src);
+    }
 }
 
 /// Stack bytes the key fast path ([`small_key_into`]) can fill.
@@ -124,14 +162,17 @@ pub const SMALL: usize = 64;
 #[inline(always)]
 pub fn small_key_into(obj: &Bound<'_, PyAny>, out: &mut [u8; SMALL]) -> Option<usize> {
     if let Ok(s) = obj.cast_exact::<PyString>() {
-        let text = s.to_str().ok()?.as_bytes();
+        let text = match ascii(s) {
+            Some(text) => text,
+            None => s.to_str().ok()?.as_bytes(),
+        };
         // A length below 128 is a one-byte varint.
         if text.len() > SMALL - 2 {
             return None;
         }
         out[0] = STR;
         out[1] = text.len() as u8;
-        out[2..2 + text.len()].copy_from_slice(text);
+        copy_short(&mut out[2..], text);
         Some(2 + text.len())
     } else if obj.is_exact_instance_of::<PyInt>() {
         out[0] = INT;
@@ -439,4 +480,20 @@ fn read<'py>(py: Python<'py>, r: &mut Reader<'_>) -> PyResult<Bound<'py, PyAny>>
         }
         _ => return Err(corrupt()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_short_copies_every_length_exactly() {
+        for n in 0..=SMALL - 2 {
+            let src: Vec<u8> = (1..=n as u8).collect();
+            let mut dst = [0xee; SMALL];
+            copy_short(&mut dst, &src);
+            assert_eq!(&dst[..n], &src[..], "length {n}");
+            assert!(dst[n..].iter().all(|&b| b == 0xee), "wrote past {n}");
+        }
+    }
 }

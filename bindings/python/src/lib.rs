@@ -6,7 +6,9 @@ mod blob;
 mod codec;
 mod pool;
 mod registry;
+mod slots;
 mod table;
+mod value;
 
 /// The table registered under ``name`` by ``Table(name=...)``, from any
 /// thread. Raises ``KeyError`` when there is none.
@@ -33,6 +35,7 @@ fn names() -> Vec<String> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<table::Table>()?;
+    slots::install(&m.py().get_type::<table::Table>())?;
     m.add_class::<table::TableIterator>()?;
     m.add_function(wrap_pyfunction!(open, m)?)?;
     m.add_function(wrap_pyfunction!(drop_table, m)?)?;

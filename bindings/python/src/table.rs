@@ -1,5 +1,6 @@
 //! `ferrets.Table`: a thread-safe mutable mapping over the core table.
 
+use std::borrow::Borrow;
 use std::sync::{Arc, Mutex};
 
 use ferrets_core::snapshot::{self, SnapError};
@@ -10,18 +11,19 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
-use crate::blob::{Blob, Buf};
+use crate::blob::{Blob, Buf, KeyBytes};
 use crate::codec::{
-    as_int, decode, encode_key, encode_value, int_bytes, is_atom, small_key, small_key_into, small_value,
-    tag_type_name, BIGINT, INT, SMALL,
+    as_int, decode, encode_key, encode_value, int_bytes, is_atom, small_int, small_key, small_key_into,
+    small_value, tag_type_name, BIGINT, INT, SMALL,
 };
 use crate::registry;
+use crate::value::{Bytes, Value};
 
 /// What the core table stores under a (normalised) key.
 #[derive(Clone)]
 pub struct Entry {
-    /// The value's encoding.
-    value: Blob,
+    /// The value's encoding (short ones rewritable in place).
+    value: Value,
     /// The first-inserted key's own encoding, when it differs from the
     /// normalised one (`True` stored under `1`): iteration gives it back.
     key: Option<Arc<[u8]>>,
@@ -36,7 +38,7 @@ impl HeapSize for Entry {
 type Map = ferrets_core::Table<Blob, Entry>;
 
 /// An encoded entry waiting to be written: normalised key, original key, value.
-type Pending = (Blob, Option<Arc<[u8]>>, Blob);
+type Pending = (Blob, Option<Arc<[u8]>>, Value);
 
 /// No original key in a snapshot record (the normalised key is the key).
 const NO_ORIGINAL: u32 = u32::MAX;
@@ -59,7 +61,7 @@ fn entry_record(key: &[u8], e: &Entry, out: &mut Vec<u8>) -> Result<(), SnapErro
         Some(original) => put_len_prefixed(out, original)?,
         None => out.extend_from_slice(&NO_ORIGINAL.to_le_bytes()),
     }
-    out.extend_from_slice(&e.value);
+    out.extend_from_slice(&e.value.bytes());
     Ok(())
 }
 
@@ -82,7 +84,7 @@ fn record_entry(rec: &[u8]) -> Option<Pending> {
     if key.is_empty() || rest.is_empty() {
         return None;
     }
-    Some((Blob::new(key), original.map(Arc::from), Blob::new(rest)))
+    Some((Blob::new(key), original.map(Arc::from), Value::new(rest)))
 }
 
 /// A snapshot error as the Python exception a caller expects: `OSError`
@@ -132,14 +134,14 @@ fn key_of(obj: &Bound<'_, PyAny>) -> PyResult<Key> {
 
 /// Calls `f` with the normalised encoding of `obj`, built on the stack.
 #[inline(always)]
-fn with_key<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+fn with_key<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&KeyBytes) -> R) -> PyResult<R> {
     let mut stack = [0; SMALL];
     if let Some(n) = small_key_into(obj, &mut stack) {
-        return Ok(f(&stack[..n]));
+        return Ok(f(KeyBytes::new(&stack[..n])));
     }
     let mut k = Buf::new();
     encode_key(obj, &mut k)?;
-    Ok(f(k.as_slice()))
+    Ok(f(KeyBytes::new(k.as_slice())))
 }
 
 #[inline]
@@ -152,13 +154,27 @@ fn value_of(obj: &Bound<'_, PyAny>) -> PyResult<Blob> {
     Ok(buf.to_blob())
 }
 
-/// Stores `value` under `key`, keeping the first-inserted original key.
-/// Returns whether the key was new.
-fn put(map: &Map, key: Blob, original: Option<Arc<[u8]>>, value: Blob) -> bool {
+/// Stores `value` under `key`, keeping the first-inserted original key, in a
+/// new entry. Returns whether the key was new.
+fn put(map: &Map, key: Blob, original: Option<Arc<[u8]>>, value: Value) -> bool {
     map.compute(key, |old| match old {
         Some(e) => Compute::Insert(Entry { value: value.clone(), key: e.key.clone() }, false),
         None => Compute::Insert(Entry { value: value.clone(), key: original.clone() }, true),
     })
+}
+
+/// The bytes of a value being removed based on them (`pop`): sealed first,
+/// so that no in-place write lands after they are read.
+fn final_value(e: &Entry) -> Bytes {
+    e.value.seal();
+    e.value.bytes()
+}
+
+/// Runs an in-place write on the value under `key`; whether it took.
+#[inline]
+fn overwrite(map: &Map, key: &KeyBytes, write: impl FnOnce(&Value) -> bool) -> bool {
+    let pinned = ferrets_core::pinned();
+    map.get_ref(key, &pinned).is_some_and(|e| write(&e.value))
 }
 
 fn decode_key<'py>(py: Python<'py>, key: &Blob, entry: &Entry) -> PyResult<Bound<'py, PyAny>> {
@@ -201,21 +217,27 @@ impl Table {
     }
 
     /// The decoded value under an encoded key.
-    fn lookup<'py>(&self, py: Python<'py>, key: &[u8]) -> PyResult<Option<Bound<'py, PyAny>>> {
-        // Atoms are decoded in place; containers are copied out first, since
-        // building them may run the garbage collector (and any Python code).
-        let found = self.map().get_with(key, |e| {
-            if is_atom(&e.value) {
-                Ok(decode(py, &e.value))
-            } else {
-                Err(e.value.clone())
-            }
-        });
-        match found {
-            None => Ok(None),
-            Some(Ok(obj)) => obj.map(Some),
-            Some(Err(blob)) => decode(py, &blob).map(Some),
-        }
+    #[inline]
+    fn lookup<'py>(&self, py: Python<'py>, key: &KeyBytes) -> PyResult<Option<Bound<'py, PyAny>>> {
+        // Atoms are decoded while pinned (their constructors run no Python
+        // code); inline values are copied out (a consistent copy, see
+        // `value`) and long containers shared out, then decoded unpinned,
+        // since building containers may run the garbage collector (and so
+        // any Python code). A borrow rather than `get_with`, so that all of
+        // this inlines here: no result is moved through memory.
+        let pinned = ferrets_core::pinned();
+        let Some(entry) = self.map().get_ref(key, &pinned) else { return Ok(None) };
+        let value = &entry.value;
+        let copied = match value {
+            Value::Inline(_) => match value.int_or_bytes() {
+                Ok(n) => return n.into_bound_py_any(py).map(Some),
+                Err(bytes) => bytes,
+            },
+            Value::Heap(b) if is_atom(b) => return decode(py, b).map(Some),
+            Value::Heap(b) => Bytes::Heap(b.clone()),
+        };
+        drop(pinned);
+        decode(py, &copied).map(Some)
     }
 
     /// A copy of every entry. Large tables are copied with the GIL released.
@@ -235,7 +257,7 @@ impl Table {
     fn dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
         for (k, e) in self.snapshot(py) {
-            dict.set_item(decode_key(py, &k, &e)?, decode(py, &e.value)?)?;
+            dict.set_item(decode_key(py, &k, &e)?, decode(py, &e.value.bytes())?)?;
         }
         Ok(dict)
     }
@@ -264,22 +286,28 @@ impl Table {
         default: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = by.py();
-        let k: &[u8] = &key.norm;
+        let k: &KeyBytes = key.norm.borrow();
         loop {
-            let seen = self.map().get(k);
+            let seen = self.map().get(k).map(|e| e.value.bytes());
             let base = match &seen {
                 None => default.clone(),
-                Some(e) if matches!(e.value.first(), Some(&INT | &BIGINT)) => decode(py, &e.value)?,
-                Some(e) => return Err(not_an_int(&e.value)),
+                Some(v) if matches!(v.first(), Some(&INT | &BIGINT)) => decode(py, v)?,
+                Some(v) => return Err(not_an_int(v)),
             };
             let sum = base.add(by)?;
-            let new = value_of(&sum)?;
-            let swapped = self.map().compute(Blob::new(k), |old| match (old, &seen) {
+            let new = Value::new(&value_of(&sum)?);
+            let swapped = self.map().compute(key.norm.clone(), |old| match (old, &seen) {
                 (None, None) => {
                     Compute::Insert(Entry { value: new.clone(), key: key.original.clone() }, true)
                 }
-                (Some(o), Some(s)) if o.value == s.value => {
-                    Compute::Insert(Entry { value: new.clone(), key: o.key.clone() }, true)
+                (Some(o), Some(s)) => {
+                    // Replacing based on the value: stop in-place writes first.
+                    o.value.seal();
+                    if *o.value.bytes() == **s {
+                        Compute::Insert(Entry { value: new.clone(), key: o.key.clone() }, true)
+                    } else {
+                        Compute::Keep(false)
+                    }
                 }
                 _ => Compute::Keep(false),
             });
@@ -324,11 +352,48 @@ fn exact_int<'a, 'py>(name: &str, obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bo
     }
 }
 
+/// `incr` on 64-bit ints: adds `by` to the int under `key` (`default` when
+/// absent). An inline int is updated in place (no allocation, no entry
+/// swap); otherwise a new entry replaces the old one, which is sealed first
+/// (see `value`) so that no in-place write racing with the replacement is
+/// lost.
+fn add_small(map: &Map, key: &Key, by: i64, default: i64) -> Incr {
+    let mut sum = None;
+    overwrite(map, key.norm.borrow(), |v| {
+        sum = v.add_int(by);
+        sum.is_some()
+    });
+    if let Some(n) = sum {
+        return Incr::Done(n);
+    }
+    map.compute(key.norm.clone(), |old| {
+        let (base, original) = match old {
+            None => (default, &key.original),
+            Some(e) => {
+                e.value.seal();
+                let v = e.value.bytes();
+                match as_int(&v) {
+                    Some(n) => (n, &e.key),
+                    None if v.first() == Some(&BIGINT) => return Compute::Keep(Incr::Overflow),
+                    None => return Compute::Keep(Incr::NotAnInt(v)),
+                }
+            }
+        };
+        match base.checked_add(by) {
+            Some(n) => Compute::Insert(
+                Entry { value: Value::new(&int_bytes(n)), key: original.clone() },
+                Incr::Done(n),
+            ),
+            None => Compute::Keep(Incr::Overflow),
+        }
+    })
+}
+
 /// The outcome of the fast (64-bit) `incr` path.
 enum Incr {
     Done(i64),
     Overflow,
-    NotAnInt(Blob),
+    NotAnInt(Bytes),
 }
 
 #[pymethods]
@@ -383,22 +448,42 @@ impl Table {
         }
     }
 
-    fn __getitem__<'py>(&self, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    pub(crate) fn __getitem__<'py>(&self, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         match with_key(key, |k| self.lookup(key.py(), k))?? {
             Some(v) => Ok(v),
             None => Err(PyKeyError::new_err(key.clone().unbind())),
         }
     }
 
-    fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    pub(crate) fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         // Encode both before touching the table: a failed call changes nothing.
-        let k = key_of(key)?;
-        let v = value_of(value)?;
-        put(self.map(), k.norm.clone(), k.original, v);
-        Ok(())
+        with_key(key, |k| {
+            // A short value over an existing short one: rewrite it in place.
+            let v = if value.is_exact_instance_of::<PyInt>() {
+                match small_int(value) {
+                    Some(n) => {
+                        if overwrite(self.map(), k, |v| v.overwrite_int(n)) {
+                            return Ok(());
+                        }
+                        Blob::inline(&int_bytes(n), &[]).expect("an int fits inline")
+                    }
+                    None => value_of(value)?,
+                }
+            } else {
+                let v = value_of(value)?;
+                if overwrite(self.map(), k, |old| old.overwrite(&v)) {
+                    return Ok(());
+                }
+                v
+            };
+            // Otherwise a new entry (this also keeps the first original key).
+            let k = key_of(key)?;
+            put(self.map(), k.norm, k.original, Value::new(&v));
+            Ok(())
+        })?
     }
 
-    fn __delitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
+    pub(crate) fn __delitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
         if with_key(key, |k| self.map().remove(k))? {
             Ok(())
         } else {
@@ -406,7 +491,7 @@ impl Table {
         }
     }
 
-    fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+    pub(crate) fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         with_key(key, |k| self.map().contains_key(k))
     }
 
@@ -447,7 +532,7 @@ impl Table {
 
     /// The value under ``key``, or ``default`` when it is absent.
     #[pyo3(signature = (key, default=None, /))]
-    fn get<'py>(
+    pub(crate) fn get<'py>(
         &self,
         key: &Bound<'py, PyAny>,
         default: Option<Bound<'py, PyAny>>,
@@ -473,8 +558,8 @@ impl Table {
                 default.len() + 1
             )));
         }
-        match with_key(key, |k| self.map().take(k))? {
-            Some(e) => decode(key.py(), &e.value),
+        match with_key(key, |k| self.map().take_with(k, final_value))? {
+            Some(v) => decode(key.py(), &v),
             None if default.len() == 1 => default.get_item(0),
             None => Err(PyKeyError::new_err(key.clone().unbind())),
         }
@@ -484,12 +569,12 @@ impl Table {
     /// ``KeyError`` when the table is empty. Which entry is arbitrary.
     fn popitem<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         loop {
-            let Some((k, _)) = self.map().iter().next() else {
+            let Some((k, e)) = self.map().iter().next() else {
                 return Err(PyKeyError::new_err("popitem(): table is empty"));
             };
             // Another thread may take it first: then try the next one.
-            if let Some(e) = self.map().take(&k[..]) {
-                return PyTuple::new(py, [decode_key(py, &k, &e)?, decode(py, &e.value)?]);
+            if let Some(v) = self.map().take_with::<KeyBytes, _>(k.borrow(), final_value) {
+                return PyTuple::new(py, [decode_key(py, &k, &e)?, decode(py, &v)?]);
             }
         }
     }
@@ -504,13 +589,13 @@ impl Table {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = key.py();
         let k = key_of(key)?;
-        if let Some(v) = self.lookup(py, &k.norm[..])? {
+        if let Some(v) = self.lookup(py, k.norm.borrow())? {
             return Ok(v);
         }
         let default = default.unwrap_or_else(|| py.None().into_bound(py));
-        let new = value_of(&default)?;
+        let new = Value::new(&value_of(&default)?);
         let existing = self.map().compute(k.norm.clone(), |old| match old {
-            Some(e) => Compute::Keep(Some(e.value.clone())),
+            Some(e) => Compute::Keep(Some(e.value.bytes())),
             None => Compute::Insert(Entry { value: new.clone(), key: k.original.clone() }, None),
         });
         match existing {
@@ -540,7 +625,7 @@ impl Table {
         let mut batch = Vec::new();
         let add = |batch: &mut Vec<Pending>, k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>| -> PyResult<()> {
             let k = key_of(k)?;
-            batch.push((k.norm.clone(), k.original, value_of(v)?));
+            batch.push((k.norm.clone(), k.original, Value::new(&value_of(v)?)));
             Ok(())
         };
         if let Some(other) = other {
@@ -644,7 +729,7 @@ impl Table {
     /// Stores ``value`` only if ``key`` is absent; returns whether it did.
     fn insert_new(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
         let k = key_of(key)?;
-        let v = value_of(value)?;
+        let v = Value::new(&value_of(value)?);
         Ok(self.map().insert_new(k.norm.clone(), Entry { value: v, key: k.original }))
     }
 
@@ -653,7 +738,7 @@ impl Table {
     /// lost when many threads add at once. Raises ``TypeError`` when the
     /// stored value, ``by`` or ``default`` is not an int.
     #[pyo3(signature = (key, by=None, default=None), text_signature = "($self, key, by=1, default=0)")]
-    fn incr<'py>(
+    pub(crate) fn incr<'py>(
         &self,
         key: &Bound<'py, PyAny>,
         by: Option<&Bound<'py, PyAny>>,
@@ -670,23 +755,7 @@ impl Table {
             Some(d) => exact_int("default", d)?.extract::<i64>().ok(),
         };
         if let (Some(by), Some(default)) = (by_small, default_small) {
-            let outcome = self.map().compute(k.norm.clone(), |old| {
-                let (base, original) = match old {
-                    None => (default, &k.original),
-                    Some(e) => match as_int(&e.value) {
-                        Some(n) => (n, &e.key),
-                        None if e.value.first() == Some(&BIGINT) => return Compute::Keep(Incr::Overflow),
-                        None => return Compute::Keep(Incr::NotAnInt(e.value.clone())),
-                    },
-                };
-                match base.checked_add(by) {
-                    Some(n) => Compute::Insert(
-                        Entry { value: Blob::new(&int_bytes(n)), key: original.clone() },
-                        Incr::Done(n),
-                    ),
-                    None => Compute::Keep(Incr::Overflow),
-                }
-            });
+            let outcome = add_small(self.map(), &k, by, default);
             match outcome {
                 Incr::Done(n) => return n.into_bound_py_any(py),
                 Incr::NotAnInt(v) => return Err(not_an_int(&v)),
@@ -791,12 +860,136 @@ impl TableIterator {
         let Some((k, e)) = next else { return Ok(None) };
         Ok(Some(match self.part {
             Part::Keys => decode_key(py, &k, &e)?,
-            Part::Values => decode(py, &e.value)?,
-            Part::Items => PyTuple::new(py, [decode_key(py, &k, &e)?, decode(py, &e.value)?])?.into_any(),
+            Part::Values => decode(py, &e.value.bytes())?,
+            Part::Items => {
+                PyTuple::new(py, [decode_key(py, &k, &e)?, decode(py, &e.value.bytes())?])?.into_any()
+            }
         }))
     }
 
     fn __length_hint__(&self) -> usize {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> Key {
+        let mut k = vec![crate::codec::STR, s.len() as u8];
+        k.extend_from_slice(s.as_bytes());
+        Key { norm: Blob::new(&k), original: None }
+    }
+
+    fn int_of(v: &Bytes) -> i64 {
+        as_int(v).expect("an int")
+    }
+
+    #[test]
+    fn in_place_adds_race_with_pops_and_lose_nothing() {
+        // Adders mostly add in place; a popper removes the counter now and
+        // then (sealing it), which sends racing adders to the general path.
+        // Every increment must end up either in a popped value or in the
+        // final one.
+        const ADDERS: usize = 3;
+        const N: i64 = 20_000;
+        let map = Arc::new(Map::new());
+        let k = key("k");
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let adders: Vec<_> = (0..ADDERS)
+            .map(|_| {
+                let (map, k) = (map.clone(), Key { norm: k.norm.clone(), original: None });
+                std::thread::spawn(move || {
+                    for _ in 0..N {
+                        assert!(matches!(add_small(&map, &k, 1, 0), Incr::Done(_)));
+                    }
+                })
+            })
+            .collect();
+        let popper = {
+            let (map, stop, norm) = (map.clone(), stop.clone(), k.norm.clone());
+            std::thread::spawn(move || {
+                let mut popped = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Some(v) = map.take_with::<KeyBytes, _>(norm.borrow(), final_value) {
+                        popped += int_of(&v);
+                    }
+                    std::thread::yield_now();
+                }
+                popped
+            })
+        };
+        adders.into_iter().for_each(|t| t.join().unwrap());
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let popped = popper.join().unwrap();
+        let left = map.get::<KeyBytes>(k.norm.borrow()).map_or(0, |e| int_of(&e.value.bytes()));
+        assert_eq!(popped + left, ADDERS as i64 * N);
+    }
+
+    /// The address of the entry under `k` (to tell in-place writes from swaps).
+    fn entry_addr(map: &Map, k: &Key) -> usize {
+        let pinned = ferrets_core::pinned();
+        map.get_ref::<KeyBytes>(k.norm.borrow(), &pinned).map_or(0, |e| e as *const Entry as usize)
+    }
+
+    #[test]
+    fn add_small_writes_in_place_or_falls_back() {
+        let map = Map::new();
+        let k = key("k");
+        assert!(matches!(add_small(&map, &k, 5, 10), Incr::Done(15)), "absent: from the default");
+        let first = entry_addr(&map, &k);
+        assert!(matches!(add_small(&map, &k, 1, 0), Incr::Done(16)));
+        assert_eq!(entry_addr(&map, &k), first, "an inline int is updated in place");
+        {
+            let pinned = ferrets_core::pinned();
+            map.get_ref::<KeyBytes>(k.norm.borrow(), &pinned).unwrap().value.seal();
+        }
+        assert!(matches!(add_small(&map, &k, 1, 0), Incr::Done(17)));
+        assert_ne!(entry_addr(&map, &k), first, "a sealed value is replaced by a new entry");
+        assert!(matches!(add_small(&map, &k, i64::MAX, 0), Incr::Overflow));
+        assert_eq!(int_of(&map.get::<KeyBytes>(k.norm.borrow()).unwrap().value.bytes()), 17);
+        put(&map, k.norm.clone(), None, Value::new(b"\x06\x01a"));
+        assert!(matches!(add_small(&map, &k, 1, 0), Incr::NotAnInt(_)));
+        put(&map, k.norm.clone(), None, Value::new(&[crate::codec::BYTES; 40]));
+        assert!(matches!(add_small(&map, &k, 1, 0), Incr::NotAnInt(_)), "a long value");
+    }
+
+    #[test]
+    fn readers_never_see_torn_values_while_writers_switch_sizes() {
+        // Writers store values of different sizes, inline (rewritten in
+        // place) and long (a new entry each time), as `__setitem__` does;
+        // every byte of a value equals its length, so a torn or mixed read
+        // shows. A key absent at first is inserted by whichever writer wins.
+        let map = Arc::new(Map::new());
+        let k = key("k");
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers: Vec<_> = [3usize, 9, crate::value::INLINE, crate::value::INLINE + 1, 100]
+            .into_iter()
+            .map(|n| {
+                let (map, stop, norm) = (map.clone(), stop.clone(), k.norm.clone());
+                std::thread::spawn(move || {
+                    let v = vec![n as u8; n];
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        if !overwrite(&map, norm.borrow(), |old| old.overwrite(&v)) {
+                            put(&map, norm.clone(), None, Value::new(&v));
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..100_000 {
+            let pinned = ferrets_core::pinned();
+            if let Some(e) = map.get_ref::<KeyBytes>(k.norm.borrow(), &pinned) {
+                let b = e.value.bytes();
+                assert!(b.iter().all(|&x| usize::from(x) == b.len()), "torn read: {:?}", &*b);
+                seen.insert(b.len());
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writers.into_iter().for_each(|w| w.join().unwrap());
+        assert!(seen.len() >= 2, "the writers raced: {seen:?}");
+        assert_eq!(map.len(), 1);
     }
 }

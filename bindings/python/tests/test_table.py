@@ -387,3 +387,82 @@ def test_dropping_a_large_table_frees_it_in_the_background() -> None:
     del t  # the last handle of a large table: freed on a helper thread
     assert sum(1 for _ in it) == 70_000
     assert len(u) == 70_000 and u[69_999] == 69_999
+
+
+# Values short enough to be rewritten in place (an int, a float, a str of up
+# to 22 ASCII chars...) and long ones (stored in a new entry), in every order.
+SIZES: list[Any] = [
+    1, -(2**63), 2**63 - 1, 2**70, 2.5, float("inf"), None, True, False, "", "x" * 22, "x" * 23,
+    "é" * 3, "😀", b"", b"b" * 21, b"b" * 40, (), (1, "a"), [1, [2]], {"k": (None,)}, "y" * 500,
+]
+
+
+def test_overwriting_between_short_and_long_values_round_trips() -> None:
+    t = ferrets.Table()
+    for before in SIZES:
+        for after in SIZES:
+            t["k"] = before
+            t["k"] = after
+            got = t["k"]
+            assert got == after and type(got) is type(after), (before, after)
+            assert t.get("k") == after and "k" in t
+    assert len(t) == 1
+
+
+def test_in_place_overwrites_keep_the_first_key_and_the_memory_count() -> None:
+    t = ferrets.Table()
+    t[True] = "short"
+    used = t.memory()
+    for v in [2, 3.5, "abc", None]:
+        t[1] = v
+        assert t.memory() == used
+    assert list(t.items()) == [(True, None)]
+
+
+def test_incr_after_overwrites_and_pop_after_incr() -> None:
+    t = ferrets.Table()
+    t["c"] = "text"
+    with pytest.raises(TypeError, match="stored value is a 'str'"):
+        t.incr("c")
+    assert t["c"] == "text"
+    t["c"] = 5
+    assert t.incr("c") == 6 and t.incr("c", -10) == -4
+    t["c"] = 2**63 - 1
+    assert t.incr("c") == 2**63
+    t["c"] = 7
+    assert t.incr("c") == 8
+    assert t.pop("c") == 8 and "c" not in t
+    assert t.incr("c") == 1, "a popped counter starts again from the default"
+
+
+def test_fast_get_and_incr_hand_unusual_calls_to_the_full_signature() -> None:
+    import inspect
+
+    t = ferrets.Table()
+    t["a"] = 1
+    assert t.get("a", 0) == 1 and t.get("b", 0) == 0
+    assert ferrets.Table.get(t, "a") == 1
+    assert ferrets.Table.__getitem__(t, "a") == 1 and ferrets.Table.__contains__(t, "a")
+    with pytest.raises(TypeError):
+        t.get()  # type: ignore[call-overload]
+    with pytest.raises(TypeError):
+        t.get("a", 1, 2)  # type: ignore[call-overload]
+    with pytest.raises(TypeError):
+        t.get("a", default=1)  # type: ignore[call-overload]
+    assert t.incr("a") == 2 and t.incr("a", 3) == 5 and t.incr(key="a", by=2, default=0) == 7
+    with pytest.raises(TypeError):
+        t.incr()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        t.incr("a", 1, 0, 9)  # type: ignore[call-arg]
+    assert str(inspect.signature(ferrets.Table.get)) == "(self, key, default=None, /)"
+    assert str(inspect.signature(ferrets.Table.incr)) == "(self, /, key, by=1, default=0)"
+    assert "default" in (ferrets.Table.get.__doc__ or "")
+    with pytest.raises(TypeError, match="unhashable"):
+        t.get([1])
+    with pytest.raises(TypeError, match="cannot store"):
+        t[object()] = 1
+    with pytest.raises(TypeError, match="cannot store"):
+        t["a"] = object()
+    with pytest.raises(TypeError, match="unhashable"):
+        [1] in t  # noqa: B015 - the lookup is the test
+    assert t["a"] == 7

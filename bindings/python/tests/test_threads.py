@@ -188,3 +188,46 @@ def test_pop_and_popitem_hand_each_entry_to_exactly_one_thread() -> None:
     popped = [v for r in results for v in r if v is not None]
     assert sorted(popped) == list(range(4000))
     assert len(t) == 0
+
+
+def test_writers_of_different_sizes_and_readers_see_whole_values() -> None:
+    # Values rewritten in place (short) and replaced by new entries (long),
+    # from many threads: every read is one of the values written, whole.
+    t = ferrets.Table()
+    values: list[Any] = [7, "s" * 20, "l" * 300, 2.5, (1, 2), 2**80, None]
+    keys = [f"k{j}" for j in range(16)]
+
+    def work(i: int) -> int:
+        rng = random.Random(i)
+        reads = 0
+        for _ in range(3000):
+            k = rng.choice(keys)
+            if rng.random() < 0.5:
+                t[k] = rng.choice(values)
+            else:
+                v = t.get(k, None)
+                assert v is None or v in values, v
+                reads += 1
+        return reads
+
+    assert sum(run_threads(work)) > 0
+    assert all(t[k] in values for k in keys if k in t)
+
+
+def test_incr_set_and_pop_from_threads_lose_no_increment() -> None:
+    # Counters are added to in place while other threads pop them: every
+    # increment ends up in exactly one popped value or in the final count.
+    t = ferrets.Table()
+
+    def work(i: int) -> int:
+        popped = 0
+        for n in range(4000):
+            if i == 0 and n % 50 == 0:
+                popped += t.pop("c", 0)
+            else:
+                t.incr("c")
+        return popped
+
+    popped = sum(run_threads(work))
+    adds = (THREADS - 1) * 4000 + 4000 - 4000 // 50
+    assert popped + t.get("c", 0) == adds

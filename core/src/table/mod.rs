@@ -295,6 +295,18 @@ where
         self.remove_with(key, V::clone)
     }
 
+    /// Removes `key` and returns what `f` makes of its value. `f` runs once,
+    /// on the value this call removed, after the removal took effect and
+    /// while the thread is pinned (keep it short). For values with interior
+    /// mutability, `f` can settle the value before reading it.
+    pub fn take_with<Q, R>(&self, key: &Q, f: impl FnOnce(&V) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.remove_with(key, f)
+    }
+
     /// Removes `key`; `f` sees the removed value.
     fn remove_with<Q, R>(&self, key: &Q, f: impl FnOnce(&V) -> R) -> Option<R>
     where

@@ -25,6 +25,20 @@ fn set_semantics() {
 }
 
 #[test]
+fn take_with_sees_the_removed_value_once() {
+    let t = BytesTable::new();
+    t.insert(b("k"), b("v"));
+    let mut calls = 0;
+    let got = t.take_with(&b"k"[..], |v| {
+        calls += 1;
+        v.len()
+    });
+    assert_eq!((got, calls), (Some(1), 1));
+    assert!(!t.contains_key(&b"k"[..]));
+    assert_eq!(t.take_with(&b"k"[..], |_| unreachable!("absent: f must not run")), None::<()>);
+}
+
+#[test]
 fn counters_start_at_default_and_reject_non_counters() {
     let t = BytesTable::new();
     assert_eq!(t.counter_add(b("c"), 5, 10), Ok(15));
