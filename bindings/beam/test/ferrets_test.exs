@@ -73,6 +73,43 @@ defmodule FerretsTest do
     assert :ferrets.info(t, :size) == 0
   end
 
+  test "keys and objects around the inline size limits behave like :ets" do
+    # Keys are inline up to 23 encoded bytes (a binary of 18 bytes, a pair
+    # of immediates), objects up to 28; each side of both limits, through
+    # fresh inserts, in-place overwrites, counters, bags and deletes.
+    keys =
+      for(n <- 16..20, do: :binary.copy("k", n)) ++
+        [{:user, 42}, {:user, 42, 1}, {1, 2}, {1.5, :a}, 7, :k]
+
+    values = [0, :binary.copy("v", 4), :binary.copy("v", 5), :binary.copy("v", 6), {1, 2}, [1]]
+
+    for type <- [:set, :bag, :duplicate_bag] do
+      e = :ets.new(:lim, [type, :public])
+      f = :ferrets.new(:lim, [type, :public])
+
+      for k <- keys, v <- values, obj <- [{k, v}, {k, v, 1}, {k, 1, v}] do
+        assert :ferrets.insert(f, obj) == :ets.insert(e, obj)
+      end
+
+      for k <- keys, v <- values do
+        assert :ferrets.insert(f, {k, 5, v}) == :ets.insert(e, {k, 5, v})
+        assert :ferrets.lookup(f, k) == :ets.lookup(e, k)
+        assert :ferrets.member(f, k) == :ets.member(e, k)
+      end
+
+      if type == :set do
+        for k <- keys, op <- [2, {2, -3}, {2, 1, 3, 0}, [{2, 1}, {2, 10}]] do
+          assert :ferrets.update_counter(f, k, op) == :ets.update_counter(e, k, op)
+          assert :ferrets.lookup(f, k) == :ets.lookup(e, k)
+        end
+      end
+
+      for k <- Enum.take_every(keys, 2), do: assert(:ferrets.take(f, k) == :ets.take(e, k))
+      assert Enum.sort(:ferrets.tab2list(f)) == Enum.sort(:ets.tab2list(e))
+      assert :ferrets.info(f, :size) == :ets.info(e, :size)
+    end
+  end
+
   test "every per-key op raises badarg on anything but a live table, like :ets" do
     # The hot ops resolve table references with a cached resource type: a
     # resource of another type, a deleted table or a plain term must still

@@ -1,9 +1,14 @@
 //! Big binaries stored once and handed out without copying.
 
 use std::cell::RefCell;
+use std::ptr::{self, NonNull};
 
-use rustler::sys::{enif_make_resource_binary, ErlNifEnv, ErlNifTerm};
+use rustler::sys::{
+    c_void, enif_keep_resource, enif_make_resource_binary, enif_release_resource, ErlNifEnv, ErlNifTerm,
+};
 use rustler::{Resource, ResourceArc};
+
+use crate::table::inner_of;
 
 /// The bytes of one stored binary of [`crate::codec::BLOB_MIN`] bytes or more.
 pub struct BlobBytes(Box<[u8]>);
@@ -13,8 +18,34 @@ impl Resource for BlobBytes {}
 
 /// A shared handle on stored binary bytes: cloning it copies no bytes, and a
 /// lookup returns a binary term that points at them (a resource binary).
-#[derive(Clone)]
-pub struct Blob(ResourceArc<BlobBytes>);
+///
+/// One word (the resource's data pointer, owning one reference), so that an
+/// object holding one big binary keeps it in its own 40 bytes (see
+/// [`crate::objects::Obj`]).
+#[repr(transparent)]
+pub struct Blob(NonNull<c_void>);
+
+// SAFETY: a `Blob` owns a reference on an immutable resource; the VM's
+// reference counting (`enif_keep_resource`/`enif_release_resource`) is
+// thread-safe.
+unsafe impl Send for Blob {}
+// SAFETY: as above; shared access only reads the immutable bytes.
+unsafe impl Sync for Blob {}
+
+impl Clone for Blob {
+    fn clone(&self) -> Self {
+        // SAFETY: `self` holds a reference, so the resource is alive.
+        unsafe { enif_keep_resource(self.0.as_ptr()) };
+        Blob(self.0)
+    }
+}
+
+impl Drop for Blob {
+    fn drop(&mut self) {
+        // SAFETY: gives back the reference this handle owns.
+        unsafe { enif_release_resource(self.0.as_ptr()) };
+    }
+}
 
 thread_local! {
     /// The last blob this thread stored, by the address of the bytes it
@@ -44,12 +75,23 @@ impl Blob {
 
     /// Copies `bytes` into a new shared blob.
     pub fn new(bytes: &[u8]) -> Self {
-        Self(ResourceArc::new(BlobBytes(bytes.into())))
+        let arc = ResourceArc::new(BlobBytes(bytes.into()));
+        let raw = arc.as_c_arg();
+        // `bytes` below finds the data by rustler's placement rule: check it.
+        assert!(
+            inner_of::<BlobBytes>(raw) == ptr::from_ref::<BlobBytes>(&arc),
+            "rustler resource layout changed"
+        );
+        // SAFETY: `arc` holds a reference; take one for this handle before it goes.
+        unsafe { enif_keep_resource(raw) };
+        Blob(NonNull::new(raw.cast_mut()).expect("a resource is never null"))
     }
 
     /// The stored bytes.
     pub fn bytes(&self) -> &[u8] {
-        &self.0 .0
+        // SAFETY: the resource is alive while this handle is, and holds a
+        // `BlobBytes` where rustler put it (checked in `Blob::new`).
+        unsafe { &(*inner_of::<BlobBytes>(self.0.as_ptr())).0 }
     }
 
     /// A binary term in `env` that shares these bytes.
@@ -57,7 +99,7 @@ impl Blob {
         let bytes = self.bytes();
         // SAFETY: the resource keeps `bytes` alive as long as the binary term
         // (the VM holds a reference on the resource for it).
-        unsafe { enif_make_resource_binary(env, self.0.as_c_arg(), bytes.as_ptr().cast(), bytes.len()) }
+        unsafe { enif_make_resource_binary(env, self.0.as_ptr(), bytes.as_ptr().cast(), bytes.len()) }
     }
 }
 

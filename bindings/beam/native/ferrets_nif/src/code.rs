@@ -1,7 +1,9 @@
-//! The bytes of a stored object. Short objects are kept inline under a
-//! sequence lock, so that `insert` over an existing key of a `set` rewrites
+//! The inline bytes of a stored object. Short objects are kept inline under
+//! a sequence lock, so that `insert` over an existing key of a `set` rewrites
 //! them in place (no allocation, no entry swap), as ETS does for same-size
-//! objects. Longer ones live on the heap and never change.
+//! objects. Longer ones live on the heap and never change (see
+//! [`crate::objects::Obj`]); their `Code` holds only the heap length. The
+//! state word also carries the object's [`Kind`], fixed at creation.
 //!
 //! Readers copy the bytes out and retry if a writer overlapped. A writer
 //! that replaces the object *based on its current value* seals it first
@@ -27,8 +29,25 @@ const SEALED: u32 = 2;
 const LEN_SHIFT: u32 = 2;
 /// The length bits of `state`.
 const LEN_MASK: u32 = 0x3f << LEN_SHIFT;
+/// Where the [`Kind`] sits in `state`.
+const KIND_SHIFT: u32 = 8;
+/// The kind bits of `state`.
+const KIND_MASK: u32 = 3 << KIND_SHIFT;
 /// One version step in `state` (bumped by every write).
-const VERSION: u32 = 1 << 8;
+const VERSION: u32 = 1 << 10;
+
+/// What an object keeps beside its inline bytes (see [`crate::objects::Obj`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// Nothing: a short tuple without big binaries.
+    Plain = 0,
+    /// A short tuple with one big binary.
+    Blob = 1,
+    /// A long tuple (bytes on the heap) without big binaries or counters.
+    Heap = 2,
+    /// Anything else, in a separate allocation.
+    More = 3,
+}
 
 /// Waiting for a lock holder: spin briefly, then yield the thread (the
 /// holder may have been descheduled by the OS mid-write).
@@ -48,20 +67,13 @@ impl Backoff {
     }
 }
 
-/// Inline bytes under a sequence lock.
-pub struct Inline {
-    /// `WRITING`, `SEALED`, the length (bits 2..8) and a version (bits 8..).
+/// Up to [`INLINE`] bytes under a sequence lock, rewritable in place.
+pub struct Code {
+    /// `WRITING`, `SEALED`, the length (bits 2..8), the [`Kind`] (bits
+    /// 8..10) and a version (bits 10..).
     state: AtomicU32,
     /// The bytes, little-endian.
     words: [AtomicU32; WORDS],
-}
-
-/// The encoded bytes of one object.
-pub enum Code {
-    /// Up to [`INLINE`] bytes, rewritable in place.
-    Inline(Inline),
-    /// Longer objects, immutable.
-    Heap(Box<[u8]>),
 }
 
 /// `bytes` (at most [`INLINE`]) as zero-padded little-endian words.
@@ -72,51 +84,69 @@ fn pack(bytes: &[u8]) -> [u32; WORDS] {
 }
 
 impl Code {
-    /// A code holding a copy of `bytes`.
-    pub fn new(bytes: &[u8]) -> Self {
-        if bytes.len() <= INLINE {
-            let w = pack(bytes);
-            Code::Inline(Inline {
-                state: AtomicU32::new((bytes.len() as u32) << LEN_SHIFT),
-                words: std::array::from_fn(|i| AtomicU32::new(w[i])),
-            })
-        } else {
-            Code::Heap(bytes.into())
+    /// A code of kind `kind` holding a copy of `bytes` (at most [`INLINE`]).
+    pub fn new(bytes: &[u8], kind: Kind) -> Self {
+        let bytes = if bytes.len() <= INLINE { bytes } else { &[] };
+        let w = pack(bytes);
+        Code {
+            state: AtomicU32::new(((bytes.len() as u32) << LEN_SHIFT) | ((kind as u32) << KIND_SHIFT)),
+            words: std::array::from_fn(|i| AtomicU32::new(w[i])),
+        }
+    }
+
+    /// An empty code of kind [`Kind::Heap`] recording the length of the
+    /// object's heap bytes (read back by [`Code::heap_len`]).
+    pub fn heap(len: usize) -> Self {
+        let code = Code::new(&[], Kind::Heap);
+        code.words[0].store(len as u32, Ordering::Relaxed);
+        code
+    }
+
+    /// The heap length given to [`Code::heap`] (never rewritten).
+    #[inline]
+    pub fn heap_len(&self) -> usize {
+        self.words[0].load(Ordering::Relaxed) as usize
+    }
+
+    /// The object's kind (fixed at creation).
+    #[inline]
+    pub fn kind(&self) -> Kind {
+        match (self.state.load(Ordering::Relaxed) & KIND_MASK) >> KIND_SHIFT {
+            0 => Kind::Plain,
+            1 => Kind::Blob,
+            2 => Kind::Heap,
+            _ => Kind::More,
         }
     }
 
     /// Calls `f` with a consistent copy of the bytes.
     #[inline]
     pub fn with<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
-        match self {
-            Code::Heap(b) => f(b),
-            Code::Inline(c) => {
-                let mut backoff = Backoff::default();
-                loop {
-                    let s1 = c.state.load(Ordering::Acquire);
-                    if s1 & WRITING != 0 {
-                        backoff.snooze();
-                        continue;
-                    }
-                    let mut buf = [0u8; INLINE];
-                    for (i, w) in c.words.iter().enumerate() {
-                        buf[4 * i..4 * i + 4].copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
-                    }
-                    fence(Ordering::Acquire);
-                    let s2 = c.state.load(Ordering::Relaxed);
-                    if s1 & !SEALED == s2 & !SEALED {
-                        let len = ((s1 & LEN_MASK) >> LEN_SHIFT) as usize;
-                        return f(&buf[..len]);
-                    }
-                }
+        let c = self;
+        let mut backoff = Backoff::default();
+        loop {
+            let s1 = c.state.load(Ordering::Acquire);
+            if s1 & WRITING != 0 {
+                backoff.snooze();
+                continue;
+            }
+            let mut buf = [0u8; INLINE];
+            for (i, w) in c.words.iter().enumerate() {
+                buf[4 * i..4 * i + 4].copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+            }
+            fence(Ordering::Acquire);
+            let s2 = c.state.load(Ordering::Relaxed);
+            if s1 & !SEALED == s2 & !SEALED {
+                let len = ((s1 & LEN_MASK) >> LEN_SHIFT) as usize;
+                return f(&buf[..len]);
             }
         }
     }
 
-    /// Rewrites the bytes in place; `false` (nothing changed) when they are
-    /// not inline, `bytes` is too long, or the code is sealed.
+    /// Rewrites the bytes in place; `false` (nothing changed) when `bytes`
+    /// is too long or the code is sealed.
     pub fn overwrite(&self, bytes: &[u8]) -> bool {
-        let Code::Inline(c) = self else { return false };
+        let c = self;
         if bytes.len() > INLINE {
             return false;
         }
@@ -144,11 +174,10 @@ impl Code {
     }
 
     /// Adds `incr` to the integer at 1-based tuple position `pos` in place;
-    /// the new value. `None` (nothing changed) when the bytes are not
-    /// inline, the code is sealed, the element is not a 64-bit integer, or
-    /// the sum overflows.
+    /// the new value. `None` (nothing changed) when the code is sealed, the
+    /// element is not a 64-bit integer, or the sum overflows.
     pub fn add_int(&self, pos: usize, incr: i64) -> Option<i64> {
-        let Code::Inline(c) = self else { return None };
+        let c = self;
         let mut backoff = Backoff::default();
         let s = loop {
             let s = c.state.load(Ordering::Relaxed);
@@ -192,7 +221,7 @@ impl Code {
     /// Stops in-place rewrites (waiting for one under way); the bytes are
     /// final afterwards.
     pub fn seal(&self) {
-        let Code::Inline(c) = self else { return };
+        let c = self;
         let mut backoff = Backoff::default();
         loop {
             let s = c.state.load(Ordering::Relaxed);
@@ -206,19 +235,5 @@ impl Code {
             }
             backoff.snooze();
         }
-    }
-
-    /// Heap bytes owned.
-    pub fn heap_size(&self) -> usize {
-        match self {
-            Code::Inline(_) => 0,
-            Code::Heap(b) => b.len(),
-        }
-    }
-}
-
-impl Clone for Code {
-    fn clone(&self) -> Self {
-        self.with(Code::new)
     }
 }

@@ -154,10 +154,7 @@ fn update_counter_impl<'a>(
         // Fastest path: an in-place add (see `Obj::try_add`).
         let op = parse_op(t, ops).ok_or(Error::BadArg)?;
         if let (None, Ok(incr), true) = (&op.limit, i64::try_from(op.incr), op.pos != t.keypos) {
-            let add = |e: &Entry| match e {
-                Entry::One(o) => o.try_add(op.pos, incr),
-                Entry::Many(_) => None,
-            };
+            let add = |e: &Entry| e.single().and_then(|o| o.try_add(op.pos, incr));
             let added = with_key(raw, key.as_c_arg(), |kb| {
                 probe(kb, |k| t.table.get_with(k, add), |k| t.table.get_with(k, add))
             })
@@ -183,14 +180,14 @@ fn update_counter_impl<'a>(
         // Fast path: one operation, usually an in-place 8-byte rewrite.
         let op = &ops[0];
         let r = t.table.compute(k, |old| {
-            let base: &Obj = match (old, &default) {
-                (Some(Entry::One(o)), _) => o,
+            let base: &Obj = match (old.map(Entry::single), &default) {
+                (Some(Some(o)), _) => o,
                 (None, Some(Some(d))) => d,
                 _ => return Compute::Keep(None),
             };
             match apply_one(t.keypos, &base.sealed_code(), op) {
                 Some((code, n)) => Compute::Insert(
-                    Entry::One(Obj::with_cells(code.bytes(), base.blobs().clone(), t.keypos)),
+                    Entry::one(Obj::with_cells(code.bytes(), base.blobs(), t.keypos)),
                     Some(n),
                 ),
                 None => Compute::Keep(None),
@@ -199,14 +196,14 @@ fn update_counter_impl<'a>(
         return Ok(term(env, int_term(env, r.ok_or(Error::BadArg)?)));
     }
     let results = t.table.compute(k, |old| {
-        let base: &Obj = match (old, &default) {
-            (Some(Entry::One(o)), _) => o,
+        let base: &Obj = match (old.map(Entry::single), &default) {
+            (Some(Some(o)), _) => o,
             (None, Some(Some(d))) => d,
             _ => return Compute::Keep(None),
         };
         match apply(t.keypos, &base.sealed_code(), &ops) {
             Some((code, res)) => {
-                Compute::Insert(Entry::One(Obj::with_cells(&code, base.blobs().clone(), t.keypos)), Some(res))
+                Compute::Insert(Entry::one(Obj::with_cells(&code, base.blobs(), t.keypos)), Some(res))
             }
             None => Compute::Keep(None),
         }
@@ -265,7 +262,7 @@ fn update_element<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>, elems: Term<'a
     let updates = parse_updates(elems);
     let k: Key = key_of(raw, key.as_c_arg()).map_err(|()| Error::BadArg)?;
     let r = t.table.compute(k, |old| {
-        let Some(Entry::One(o)) = old else { return Compute::Keep(Ok(false)) };
+        let Some(o) = old.and_then(Entry::single) else { return Compute::Keep(Ok(false)) };
         let Some(updates) = &updates else { return Compute::Keep(Err(())) };
         o.seal();
         let arity = o.arity();
@@ -279,7 +276,7 @@ fn update_element<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>, elems: Term<'a
         // SAFETY: `elems` holds `arity` terms of this environment.
         let new = unsafe { enif_make_tuple_from_array(raw, elems.as_ptr(), arity as u32) };
         match encode_object(raw, new, t.keypos) {
-            Ok((_, obj)) => Compute::Insert(Entry::One(obj), Ok(true)),
+            Ok((_, obj)) => Compute::Insert(Entry::one(obj), Ok(true)),
             Err(()) => Compute::Keep(Err(())),
         }
     });

@@ -7,27 +7,33 @@ use std::hash::{Hash, Hasher};
 
 use ferrets_core::HeapSize;
 
-/// Longest key kept inline (no allocation): small integers, atoms, short
-/// binaries and small tuples of those.
-pub const INLINE: usize = 30;
+use crate::codec;
+
+/// Longest key kept inline (no allocation): small integers, atoms, binaries
+/// of up to 18 bytes, and pairs of immediates such as `{user, 42}`. Kept
+/// small so that a key and a short object fill 64 bytes together (see
+/// [`crate::objects::Obj`]).
+pub const INLINE: usize = 23;
 
 /// The encoded bytes of a key. Hashes and compares exactly like the `[u8]`
 /// it borrows as, so lookups can probe with a borrowed scratch buffer.
 #[derive(Clone)]
 pub enum Key {
-    /// Up to [`INLINE`] bytes, stored in place.
-    Inline(u8, [u8; INLINE]),
+    /// Up to [`INLINE`] bytes, zero padded. No length is stored: the
+    /// encoding is self-delimiting ([`codec::skip`]), which also makes two
+    /// padded arrays equal exactly when the keys are.
+    Inline([u8; INLINE]),
     /// Longer keys.
     Heap(Box<[u8]>),
 }
 
 impl Key {
-    /// A key holding a copy of `bytes`.
+    /// A key holding a copy of `bytes` (one [`codec`] encoding).
     pub fn new(bytes: &[u8]) -> Self {
         if bytes.len() <= INLINE {
             let mut buf = [0; INLINE];
             buf[..bytes.len()].copy_from_slice(bytes);
-            Key::Inline(bytes.len() as u8, buf)
+            Key::Inline(buf)
         } else {
             Key::Heap(bytes.into())
         }
@@ -36,7 +42,10 @@ impl Key {
     /// The bytes, mutable (same length).
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         match self {
-            Key::Inline(len, buf) => &mut buf[..*len as usize],
+            Key::Inline(buf) => {
+                let len = codec::skip(buf);
+                &mut buf[..len]
+            }
             Key::Heap(b) => b,
         }
     }
@@ -45,7 +54,7 @@ impl Key {
     #[inline]
     pub fn bytes(&self) -> &[u8] {
         match self {
-            Key::Inline(len, buf) => &buf[..*len as usize],
+            Key::Inline(buf) => &buf[..codec::skip(buf)],
             Key::Heap(b) => b,
         }
     }
@@ -79,7 +88,7 @@ impl PartialEq for Key {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             // Whole fixed-size arrays (zero padded): compared inline, no memcmp call.
-            (Key::Inline(l1, b1), Key::Inline(l2, b2)) => l1 == l2 && b1 == b2,
+            (Key::Inline(b1), Key::Inline(b2)) => b1 == b2,
             _ => self.bytes() == other.bytes(),
         }
     }

@@ -2,48 +2,154 @@
 //! `set`, an insertion-ordered list of objects for a `bag`/`duplicate_bag`.
 
 use std::cell::Cell;
-use std::mem::size_of;
+use std::mem::{size_of, ManuallyDrop};
+use std::ptr;
 
 use ferrets_core::HeapSize;
-use rustler::sys::{enif_get_tuple, ErlNifEnv, ErlNifTerm};
+use rustler::sys::{c_void, enif_get_tuple, ErlNifEnv, ErlNifTerm};
 
 use crate::blob::{Blob, Blobs};
 use crate::cells::Cells;
-use crate::code::Code;
+use crate::code::{Code, Kind};
 use crate::codec;
 use crate::key::Key;
 
 /// One stored tuple: its [`codec`] bytes, the big binaries it shares, and
 /// (once `update_counter` touched it) its integer elements as [`Cells`].
+///
+/// 40 bytes, so that with its [`Key`] a short object fills one 64-byte table
+/// entry (every byte of an entry counts: the probe's cache misses on the
+/// entry dominate small operations). The bytes of a short tuple sit inline
+/// in [`Code`]; one more word, `ext`, holds what the code's [`Kind`] says,
+/// so that the common cases cost no extra allocation or pointer hop:
+///
+/// | kind | `ext` |
+/// |------|-------|
+/// | `Plain` | null |
+/// | `Blob` | the object's one big binary, a [`Blob`] |
+/// | `Heap` | the bytes of a long tuple, `Code::heap_len` long, from a `Box<[u8]>` |
+/// | `More` | a `Box<More>` (counters, several binaries, a bag's objects) |
 pub struct Obj {
-    /// The encoded tuple.
+    /// The encoded tuple when short; the kind in any case.
     code: Code,
+    /// Owned as the kind says (see above).
+    ext: *mut c_void,
+}
+
+// SAFETY: an `Obj` owns what `ext` points to (a blob reference, heap bytes
+// or a `More`), all `Send + Sync` and changed only through atomics.
+unsafe impl Send for Obj {}
+// SAFETY: as above.
+unsafe impl Sync for Obj {}
+
+/// The parts of an [`Obj`] (or of a bag [`Entry`]) that do not fit its `ext` word.
+#[derive(Default)]
+struct More {
+    /// The encoded tuple when longer than [`crate::code::INLINE`] bytes (immutable).
+    heap: Option<Box<[u8]>>,
     /// Big binaries its `BLOB` tags refer to.
     blobs: Blobs,
     /// In-place counters (long objects only; short ones count in `code`).
     cells: Option<Box<Cells>>,
+    /// A bag entry's two or more objects, in insertion order (the holder's
+    /// own fields stay empty).
+    many: Vec<Obj>,
+}
+
+/// What `ext` holds, borrowed.
+enum Ext<'a> {
+    /// Nothing.
+    Plain,
+    /// One big binary.
+    Blob(&'a Blob),
+    /// The bytes of a long tuple.
+    Heap(&'a [u8]),
+    /// Everything else.
+    More(&'a More),
+}
+
+impl Drop for Obj {
+    fn drop(&mut self) {
+        // SAFETY: `ext` holds what the kind says, owned by `self` (see `Obj::build`).
+        unsafe {
+            match self.code.kind() {
+                Kind::Plain => {}
+                Kind::Blob => drop(ptr::read(ptr::from_ref(&self.ext).cast::<Blob>())),
+                Kind::Heap => {
+                    let len = self.code.heap_len();
+                    drop(Box::from_raw(ptr::slice_from_raw_parts_mut(self.ext.cast::<u8>(), len)));
+                }
+                Kind::More => drop(Box::from_raw(self.ext.cast::<More>())),
+            }
+        }
+    }
 }
 
 impl Clone for Obj {
     fn clone(&self) -> Self {
-        Obj {
-            code: self.code.clone(),
-            blobs: self.blobs.clone(),
-            cells: self.cells.as_ref().map(|c| c.snapshot()),
+        match self.ext() {
+            Ext::More(m) => Obj::build(
+                &self.with_code(<[u8]>::to_vec),
+                m.blobs.clone(),
+                m.cells.as_ref().map(|c| c.snapshot()),
+                m.many.clone(),
+            ),
+            _ => Obj::build(
+                &self.with_code(<[u8]>::to_vec),
+                Blobs::from_vec(self.blobs().to_vec()),
+                None,
+                Vec::new(),
+            ),
         }
     }
 }
 
 impl Obj {
+    /// What `ext` holds.
+    #[inline]
+    fn ext(&self) -> Ext<'_> {
+        // SAFETY: `ext` holds what the kind says (see `Obj::build`), alive as
+        // long as `self`.
+        unsafe {
+            match self.code.kind() {
+                Kind::Plain => Ext::Plain,
+                Kind::Blob => Ext::Blob(&*(ptr::from_ref(&self.ext).cast::<Blob>())),
+                Kind::Heap => {
+                    Ext::Heap(std::slice::from_raw_parts(self.ext.cast::<u8>(), self.code.heap_len()))
+                }
+                Kind::More => Ext::More(&*self.ext.cast::<More>()),
+            }
+        }
+    }
+
+    /// Calls `f` with a consistent copy of the encoded tuple.
+    #[inline]
+    fn with_code<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self.ext() {
+            Ext::Heap(b) => f(b),
+            Ext::More(More { heap: Some(b), .. }) => f(b),
+            _ => self.code.with(f),
+        }
+    }
+
+    /// The in-place counters, if any.
+    #[inline]
+    fn cells(&self) -> Option<&Cells> {
+        match self.ext() {
+            Ext::More(m) => m.cells.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Builds the stored tuple as a term in `env`.
     pub fn to_term(&self, env: *mut ErlNifEnv) -> ErlNifTerm {
-        self.code.with(|code| self.term_of(env, code))
+        self.with_code(|code| self.term_of(env, code))
     }
 
     /// Builds the tuple in `env` from a copy of its bytes.
     fn term_of(&self, env: *mut ErlNifEnv, code: &[u8]) -> ErlNifTerm {
-        let Some(cells) = &self.cells else {
-            return codec::decode(env, code, self.blobs.as_slice()).0;
+        let Some(cells) = self.cells() else {
+            return codec::decode(env, code, self.blobs()).0;
         };
         let n = codec::tuple_arity(code);
         let mut elems = Vec::with_capacity(n);
@@ -53,7 +159,7 @@ impl Obj {
             elems.push(match cells.get(pos) {
                 // SAFETY: `env` is a live environment.
                 Some(v) => unsafe { rustler::sys::enif_make_int64(env, v) },
-                None => codec::decode(env, &code[at..at + len], self.blobs.as_slice()).0,
+                None => codec::decode(env, &code[at..at + len], self.blobs()).0,
             });
             at += len;
         }
@@ -63,13 +169,13 @@ impl Obj {
 
     /// The term at 1-based position `pos` of the tuple, built in `env`.
     pub fn element(&self, env: *mut ErlNifEnv, pos: usize) -> Option<ErlNifTerm> {
-        self.code.with(|code| {
+        self.with_code(|code| {
             let range = codec::tuple_element(code, pos)?;
-            if let Some(v) = self.cells.as_ref().and_then(|c| c.get(pos)) {
+            if let Some(v) = self.cells().and_then(|c| c.get(pos)) {
                 // SAFETY: `env` is a live environment.
                 return Some(unsafe { rustler::sys::enif_make_int64(env, v) });
             }
-            Some(codec::decode(env, &code[range], self.blobs.as_slice()).0)
+            Some(codec::decode(env, &code[range], self.blobs()).0)
         })
     }
 
@@ -78,16 +184,21 @@ impl Obj {
     /// the caller must replace the entry instead.
     #[inline]
     pub fn overwrite(&self, code: &[u8]) -> bool {
-        self.cells.is_none() && matches!(self.blobs, Blobs::None) && self.code.overwrite(code)
+        self.code.kind() == Kind::Plain && self.code.overwrite(code)
     }
 
     /// Adds `incr` in place at `pos` (see [`Cells`]); `None` when the
     /// general path must do it.
     #[inline]
     pub fn try_add(&self, pos: usize, incr: i64) -> Option<i64> {
-        match &self.cells {
-            Some(c) => c.try_add(pos, incr),
-            None => self.code.add_int(pos, incr),
+        match self.ext() {
+            Ext::Plain | Ext::Blob(_) => self.code.add_int(pos, incr),
+            Ext::Heap(_) => None,
+            Ext::More(m) => match &m.cells {
+                Some(c) => c.try_add(pos, incr),
+                None if m.heap.is_none() => self.code.add_int(pos, incr),
+                None => None,
+            },
         }
     }
 
@@ -100,8 +211,8 @@ impl Obj {
 
     /// A copy of the object's bytes with its current counter values.
     fn current_code(&self) -> Vec<u8> {
-        let mut code = self.code.with(<[u8]>::to_vec);
-        if let Some(c) = &self.cells {
+        let mut code = self.with_code(<[u8]>::to_vec);
+        if let Some(c) = self.cells() {
             c.write_into(&mut code);
         }
         code
@@ -111,88 +222,144 @@ impl Obj {
     /// the object based on what [`Obj::element`] reads.
     pub fn seal(&self) {
         self.code.seal();
-        if let Some(c) = &self.cells {
+        if let Some(c) = self.cells() {
             c.seal();
+        }
+    }
+
+    /// An object from its encoded bytes, big binaries, counters and (for a
+    /// bag entry holder, with empty `code`) objects, laid out as the
+    /// [`Obj`] table says.
+    fn build(code: &[u8], blobs: Blobs, cells: Option<Box<Cells>>, many: Vec<Obj>) -> Self {
+        let long = code.len() > crate::code::INLINE;
+        match (long, blobs, cells, many.is_empty()) {
+            (false, Blobs::None, None, true) => {
+                Obj { code: Code::new(code, Kind::Plain), ext: ptr::null_mut() }
+            }
+            (false, Blobs::One(b), None, true) => {
+                // The blob's one word moves into `ext` (see `Obj::ext`).
+                let ext = ManuallyDrop::new(b);
+                // SAFETY: `Blob` is one non-null pointer (`repr(transparent)`).
+                let ext = unsafe { ptr::read(ptr::from_ref(&*ext).cast::<*mut c_void>()) };
+                Obj { code: Code::new(code, Kind::Blob), ext }
+            }
+            (true, Blobs::None, None, true) => {
+                let bytes: Box<[u8]> = code.into();
+                Obj { code: Code::heap(bytes.len()), ext: Box::into_raw(bytes).cast::<c_void>() }
+            }
+            (long, blobs, cells, _) => {
+                let more = More { heap: long.then(|| code.into()), blobs, cells, many };
+                let code = Code::new(if long { &[] } else { code }, Kind::More);
+                Obj { code, ext: Box::into_raw(Box::new(more)).cast::<c_void>() }
+            }
         }
     }
 
     /// A plain object from its encoded bytes and big binaries.
     pub fn new(code: &[u8], blobs: Vec<Blob>) -> Self {
-        Obj { code: Code::new(code), blobs: Blobs::from_vec(blobs), cells: None }
+        Obj::build(code, Blobs::from_vec(blobs), None, Vec::new())
     }
 
     /// An object whose integers (but the key) can be updated in place: in
     /// its inline bytes when short, else in [`Cells`].
-    pub fn with_cells(code: &[u8], blobs: Blobs, keypos: usize) -> Self {
-        let code_ = Code::new(code);
-        let cells = match code_ {
-            Code::Inline(_) => None,
-            Code::Heap(_) => Cells::for_code(code, keypos),
-        };
-        Obj { code: code_, blobs, cells }
+    pub fn with_cells(code: &[u8], blobs: &[Blob], keypos: usize) -> Self {
+        let cells = if code.len() > crate::code::INLINE { Cells::for_code(code, keypos) } else { None };
+        Obj::build(code, Blobs::from_vec(blobs.to_vec()), cells, Vec::new())
     }
 
     /// The tuple's arity.
     pub fn arity(&self) -> usize {
-        self.code.with(codec::tuple_arity)
+        self.with_code(codec::tuple_arity)
     }
 
-    /// The shared binaries the encoding refers to.
-    pub fn blobs(&self) -> &Blobs {
-        &self.blobs
+    /// The shared binaries the encoding refers to, in order.
+    pub fn blobs(&self) -> &[Blob] {
+        match self.ext() {
+            Ext::Blob(b) => std::slice::from_ref(b),
+            Ext::More(m) => m.blobs.as_slice(),
+            Ext::Plain | Ext::Heap(_) => &[],
+        }
     }
 
     /// Whether the two objects are the same term (`=:=`). A writer that
     /// replaces `self` based on the answer must [`Obj::seal`] it first.
     pub fn same(&self, other: &Obj) -> bool {
+        let (a, b) = (self.blobs(), other.blobs());
         self.current_code() == other.current_code()
-            && self.blobs.as_slice().len() == other.blobs.as_slice().len()
-            && self.blobs.as_slice().iter().zip(other.blobs.as_slice()).all(|(a, b)| a.bytes() == b.bytes())
+            && a.len() == b.len()
+            && a.iter().zip(b).all(|(a, b)| a.bytes() == b.bytes())
     }
 }
 
 impl HeapSize for Obj {
     fn heap_size(&self) -> usize {
-        self.code.heap_size()
-            + self.cells.as_ref().map_or(0, |c| c.heap_size())
-            + self.blobs.as_slice().iter().map(|b| size_of::<Blob>() + b.bytes().len()).sum::<usize>()
+        let blobs = |bs: &[Blob]| bs.iter().map(|b| size_of::<Blob>() + b.bytes().len()).sum::<usize>();
+        match self.ext() {
+            Ext::Plain => 0,
+            Ext::Blob(b) => blobs(std::slice::from_ref(b)),
+            Ext::Heap(h) => h.len(),
+            Ext::More(m) => {
+                size_of::<More>()
+                    + m.heap.as_ref().map_or(0, |h| h.len())
+                    + m.cells.as_ref().map_or(0, |c| c.heap_size())
+                    + blobs(m.blobs.as_slice())
+                    + m.many.iter().map(|o| size_of::<Obj>() + o.heap_size()).sum::<usize>()
+            }
+        }
     }
 }
 
-/// What a key maps to.
+// The point of the layout above: a short object and its key fill 64 bytes.
+const _: () = assert!(size_of::<Obj>() == 40 && size_of::<Key>() == 24);
+
+/// What a key maps to: one object (always for a `set`, and for bags holding
+/// one object), or two or more objects of a bag in insertion order (held in
+/// [`More::many`], so that a `set` entry pays nothing for bags).
 #[derive(Clone)]
-pub enum Entry {
-    /// A single object (always for `set`, and for bags holding one object).
-    One(Obj),
-    /// Two or more objects of a bag, in insertion order.
-    Many(Vec<Obj>),
-}
+pub struct Entry(Obj);
 
 impl Entry {
+    /// An entry holding the single object `o`.
+    pub fn one(o: Obj) -> Entry {
+        Entry(o)
+    }
+
+    /// The bag objects, if this entry holds several.
+    #[inline]
+    fn many(&self) -> Option<&[Obj]> {
+        match self.0.ext() {
+            Ext::More(m) if !m.many.is_empty() => Some(&m.many),
+            _ => None,
+        }
+    }
+
+    /// The entry's only object (`None` for a bag entry of several).
+    #[inline]
+    pub fn single(&self) -> Option<&Obj> {
+        match self.many() {
+            Some(_) => None,
+            None => Some(&self.0),
+        }
+    }
+
     /// The objects under the key, in insertion order.
     pub fn objects(&self) -> &[Obj] {
-        match self {
-            Entry::One(o) => std::slice::from_ref(o),
-            Entry::Many(v) => v,
-        }
+        self.many().unwrap_or(std::slice::from_ref(&self.0))
     }
 
     /// An entry holding `objs` (`None` when empty).
     pub fn from_vec(mut objs: Vec<Obj>) -> Option<Entry> {
         match objs.len() {
             0 => None,
-            1 => objs.pop().map(Entry::One),
-            _ => Some(Entry::Many(objs)),
+            1 => objs.pop().map(Entry),
+            _ => Some(Entry(Obj::build(&[], Blobs::None, None, objs))),
         }
     }
 }
 
 impl HeapSize for Entry {
     fn heap_size(&self) -> usize {
-        match self {
-            Entry::One(o) => o.heap_size(),
-            Entry::Many(v) => v.iter().map(|o| size_of::<Obj>() + o.heap_size()).sum(),
-        }
+        self.0.heap_size()
     }
 }
 
@@ -232,9 +399,7 @@ pub fn key_of(env: *mut ErlNifEnv, term: ErlNifTerm) -> Result<Key, ()> {
 /// Encodes the tuple `term` for storage and extracts its key (element
 /// `keypos`). `Err` when `term` is not a tuple of at least `keypos` elements.
 pub fn encode_object(env: *mut ErlNifEnv, term: ErlNifTerm, keypos: usize) -> Result<(Key, Obj), ()> {
-    encode_object_with(env, term, keypos, |key, code, blobs| {
-        (Key::new(key), Obj { code: Code::new(code), blobs: Blobs::from_vec(blobs), cells: None })
-    })
+    encode_object_with(env, term, keypos, |key, code, blobs| (Key::new(key), Obj::new(code, blobs)))
 }
 
 /// Encodes the tuple `term` into scratch space and calls `f` with the
@@ -283,6 +448,6 @@ pub fn encode_term(env: *mut ErlNifEnv, term: ErlNifTerm) -> Result<Obj, ()> {
     with_scratch(|buf| {
         let mut blobs = Vec::new();
         codec::encode(env, term, buf, &mut Some(&mut blobs))?;
-        Ok(Obj { code: Code::new(buf), blobs: Blobs::from_vec(blobs), cells: None })
+        Ok(Obj::new(buf, blobs))
     })
 }

@@ -93,17 +93,17 @@ fn encode_all(env: Env<'_>, t: &TableResource, objects: Term<'_>) -> NifResult<V
 fn put(t: &TableResource, key: Key, obj: Obj) {
     match t.kind {
         Kind::Set => {
-            t.table.insert(key, Entry::One(obj));
+            t.table.insert(key, Entry::one(obj));
         }
         Kind::Bag | Kind::DuplicateBag => {
             let dup = t.kind == Kind::DuplicateBag;
             let added = t.table.compute(key, |old| match old {
-                None => Compute::Insert(Entry::One(obj.clone()), 0),
+                None => Compute::Insert(Entry::one(obj.clone()), 0),
                 Some(e) if !dup && e.objects().iter().any(|o| o.same(&obj)) => Compute::Keep(0),
                 Some(e) => {
                     let mut v = e.objects().to_vec();
                     v.push(obj.clone());
-                    Compute::Insert(Entry::Many(v), 1)
+                    Entry::from_vec(v).map_or(Compute::Keep(0), |e| Compute::Insert(e, 1))
                 }
             });
             t.add_extra(added);
@@ -127,10 +127,7 @@ fn insert_impl<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<
     let one = encode_object_with(raw, objects.as_c_arg(), t.keypos, |kb, code, blobs| {
         // A set's short plain object over an existing key: rewrite in place.
         if t.kind == Kind::Set && blobs.is_empty() {
-            let over = |e: &Entry| match e {
-                Entry::One(old) => old.overwrite(code),
-                Entry::Many(_) => false,
-            };
+            let over = |e: &Entry| e.single().is_some_and(|old| old.overwrite(code));
             if probe(kb, |k| t.table.get_with(k, over), |k| t.table.get_with(k, over)) == Some(true) {
                 return None;
             }
@@ -176,7 +173,7 @@ fn insert_new_impl<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifRes
     let all = encode_all(env, t, objects)?;
     if all.len() == 1 {
         let (k, o) = all.into_iter().next().ok_or(Error::BadArg)?;
-        return Ok(t.table.insert_new(k, Entry::One(o)));
+        return Ok(t.table.insert_new(k, Entry::one(o)));
     }
     Ok(t.isolated(all.len(), || {
         if all.iter().any(|(k, _)| t.table.contains_key(k.bytes())) {
@@ -277,7 +274,8 @@ fn delete_object<'a>(env: Env<'a>, tab: Term<'a>, object: Term<'a>) -> NifResult
     let (k, obj) = encode_object(env.as_c_arg(), object.as_c_arg(), t.keypos).map_err(|()| Error::BadArg)?;
     let removed = t.table.compute(k, |old| match old {
         None => Compute::Keep(0),
-        Some(Entry::One(o)) if t.kind == Kind::Set => {
+        Some(e) if t.kind == Kind::Set => {
+            let Some(o) = e.single() else { return Compute::Keep(0) };
             o.seal();
             if o.same(&obj) {
                 Compute::Remove(0)

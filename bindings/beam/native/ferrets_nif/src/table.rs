@@ -198,11 +198,11 @@ impl TableResource {
 /// before (or if it never could).
 static TABLE_TYPE: AtomicPtr<ErlNifResourceType> = AtomicPtr::new(ptr::null_mut());
 
-/// Where rustler places the `TableResource` in the VM's allocation at `raw`
-/// (the rule of rustler 0.39's `align_alloced_mem_for_struct`; [`learn_type`]
-/// checks it against a real table before it is used).
-fn inner_of(raw: *const c_void) -> *const TableResource {
-    let align = align_of::<TableResource>();
+/// Where rustler places a `T` resource in the VM's allocation at `raw` (the
+/// rule of rustler 0.39's `align_alloced_mem_for_struct`; callers check it
+/// against a real resource before relying on it).
+pub fn inner_of<T>(raw: *const c_void) -> *const T {
+    let align = align_of::<T>();
     raw.wrapping_byte_add(align - (raw as usize) % align).cast()
 }
 
@@ -225,7 +225,7 @@ pub fn learn_type(env: Env<'_>, res: &ResourceArc<TableResource>, term: Term<'_>
     let mut obj: *const c_void = ptr::null();
     // SAFETY: `term` is a live term of `env`; `obj` is a valid out-pointer.
     let ok = unsafe { enif_get_resource(env.as_c_arg(), term.as_c_arg(), guess, &mut obj) } != 0;
-    if ok && obj == raw && inner_of(raw) == ptr::from_ref::<TableResource>(res) {
+    if ok && obj == raw && inner_of::<TableResource>(raw) == ptr::from_ref::<TableResource>(res) {
         TABLE_TYPE.store(guess.cast_mut(), Ordering::Relaxed);
     }
 }
@@ -244,7 +244,7 @@ pub fn lookup_table<'a>(tab: Term<'a>) -> Option<&'a TableResource> {
         if unsafe { enif_get_resource(tab.get_env().as_c_arg(), tab.as_c_arg(), ty, &mut obj) } != 0 {
             // SAFETY: `obj` is the data of a live table resource (the term
             // argument keeps it alive for the call), laid out as rustler does.
-            return Some(unsafe { &*inner_of(obj) });
+            return Some(unsafe { &*inner_of::<TableResource>(obj) });
         }
     } else if let Some(t) = tab.try_get_resource::<TableResource>() {
         return Some(t);
