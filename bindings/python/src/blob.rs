@@ -131,7 +131,7 @@ impl Borrow<KeyBytes> for Blob {
     }
 }
 
-/// `a == b`, inline for lengths up to 32: two (possibly overlapping) word
+/// `a == b`, inline for lengths 4 to 32: two (possibly overlapping) word
 /// compares cover the whole range.
 #[inline(always)]
 fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
@@ -140,9 +140,11 @@ fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     let w8 = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+    let w4 = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().expect("4 bytes"));
     let w16 = |s: &[u8], i: usize| u128::from_le_bytes(s[i..i + 16].try_into().expect("16 bytes"));
     match n {
         8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
         17..=32 => w16(a, 0) == w16(b, 0) && w16(a, n - 16) == w16(b, n - 16),
         _ => a == b,
     }

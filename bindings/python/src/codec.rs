@@ -152,6 +152,46 @@ pub fn copy_short(dst: &mut [u8], src: &[u8]) {
     }
 }
 
+/// `bytes` (at most 16) as a little-endian integer, read with at most two
+/// overlapping loads.
+#[inline(always)]
+fn load_short(bytes: &[u8]) -> u128 {
+    let n = bytes.len();
+    let w8 = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+    let w4 = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
+    match n {
+        // The two windows overlap on equal bytes, so OR joins them.
+        8..=16 => u128::from(w8(0)) | u128::from(w8(n - 8)) << (8 * (n - 8)),
+        4..=7 => u128::from(w4(0) as u64 | u64::from(w4(n - 4)) << (8 * (n - 4))),
+        _ => bytes.iter().rev().fold(0, |acc, &b| acc << 8 | u128::from(b)),
+    }
+}
+
+/// Writes the `n` (at most 16) little-endian bytes of `e` to `out` with one
+/// store per window that the key's hash (foldhash reads `[0..8]` and
+/// `[n-8..n]`, or the 4-byte pair) and [`KeyBytes`](crate::blob::KeyBytes)'s
+/// comparison read back right after. A load served by a single earlier
+/// store of its size is forwarded from the store buffer; bytes written one
+/// by one and read back as a word would stall it (several ns per lookup).
+#[inline(always)]
+fn store_windows(out: &mut [u8; SMALL], e: u128, n: usize) {
+    match n {
+        8..=16 => {
+            out[..8].copy_from_slice(&(e as u64).to_le_bytes());
+            out[n - 8..n].copy_from_slice(&((e >> (8 * (n - 8))) as u64).to_le_bytes());
+        }
+        4..=7 => {
+            out[..4].copy_from_slice(&(e as u32).to_le_bytes());
+            out[n - 4..n].copy_from_slice(&((e >> (8 * (n - 4))) as u32).to_le_bytes());
+        }
+        _ => {
+            for (i, b) in out[..n].iter_mut().enumerate() {
+                *b = (e >> (8 * i)) as u8;
+            }
+        }
+    }
+}
+
 /// Stack bytes the key fast path ([`small_key_into`]) can fill.
 pub const SMALL: usize = 64;
 
@@ -170,13 +210,19 @@ pub fn small_key_into(obj: &Bound<'_, PyAny>, out: &mut [u8; SMALL]) -> Option<u
         if text.len() > SMALL - 2 {
             return None;
         }
-        out[0] = STR;
-        out[1] = text.len() as u8;
-        copy_short(&mut out[2..], text);
-        Some(2 + text.len())
+        let n = 2 + text.len();
+        if n <= 16 {
+            let head = u128::from(STR) | (text.len() as u128) << 8;
+            store_windows(out, head | load_short(text) << 16, n);
+        } else {
+            out[0] = STR;
+            out[1] = text.len() as u8;
+            copy_short(&mut out[2..], text);
+        }
+        Some(n)
     } else if obj.is_exact_instance_of::<PyInt>() {
-        out[0] = INT;
-        out[1..9].copy_from_slice(&small_int(obj)?.to_le_bytes());
+        let n = small_int(obj)? as u64;
+        store_windows(out, u128::from(INT) | u128::from(n) << 8, 9);
         Some(9)
     } else if obj.is_none() {
         out[0] = NONE;
@@ -485,6 +531,20 @@ fn read<'py>(py: Python<'py>, r: &mut Reader<'_>) -> PyResult<Bound<'py, PyAny>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_short_and_store_windows_round_trip_every_length() {
+        for n in 0..=16usize {
+            let src: Vec<u8> = (1..=n as u8).map(|b| b.wrapping_mul(37)).collect();
+            let e = load_short(&src);
+            assert_eq!(e.to_le_bytes()[..n], src[..], "load {n}");
+            assert!(n == 16 || e >> (8 * n) == 0, "nothing past {n}");
+            let mut out = [0xee; SMALL];
+            store_windows(&mut out, e, n);
+            assert_eq!(&out[..n], &src[..], "store {n}");
+            assert!(out[n..].iter().all(|&b| b == 0xee), "wrote past {n}");
+        }
+    }
 
     #[test]
     fn copy_short_copies_every_length_exactly() {

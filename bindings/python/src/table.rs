@@ -230,7 +230,10 @@ impl Table {
         let value = &entry.value;
         let copied = match value {
             Value::Inline(_) => match value.int_or_bytes() {
-                Ok(n) => return n.into_bound_py_any(py).map(Some),
+                Ok(n) => {
+                    drop(pinned);
+                    return n.into_bound_py_any(py).map(Some);
+                }
                 Err(bytes) => bytes,
             },
             Value::Heap(b) if is_atom(b) => return decode(py, b).map(Some),
@@ -745,6 +748,29 @@ impl Table {
         default: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = key.py();
+        if default.is_none() {
+            // The common `incr(k)` / `incr(k, n)` on an inline int: in place,
+            // with the key encoded on the stack (errors in the same order as
+            // below: the key's, then `by`'s).
+            let mut sum = None;
+            with_key(key, |k| -> PyResult<()> {
+                let by = match by {
+                    None => 1,
+                    Some(b) => match exact_int("by", b)?.extract::<i64>() {
+                        Ok(n) => n,
+                        Err(_) => return Ok(()),
+                    },
+                };
+                overwrite(self.map(), k, |v| {
+                    sum = v.add_int(by);
+                    sum.is_some()
+                });
+                Ok(())
+            })??;
+            if let Some(n) = sum {
+                return n.into_bound_py_any(py);
+            }
+        }
         let k = key_of(key)?;
         let by_small = match by {
             None => Some(1),
