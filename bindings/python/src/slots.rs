@@ -44,8 +44,10 @@ fn panic_error(payload: Box<dyn std::any::Any + Send>) -> PyErr {
     PanicException::new_err(msg)
 }
 
-/// Runs a slot body on the table `slf`: a Python error or a panic becomes
-/// the raised exception and `err` the return value.
+/// Runs a slot body on the table `slf`: `fast` first, then, when it returns
+/// `None`, `full`. A Python error or a panic becomes the raised exception
+/// and `err` the return value. (`fast` returns no `PyResult`, whose error
+/// half is large: the hottest calls move nothing through memory.)
 ///
 /// # Safety
 /// The thread is attached (CPython calls slots and methods only so) and
@@ -55,15 +57,19 @@ fn panic_error(payload: Box<dyn std::any::Any + Send>) -> PyErr {
 unsafe fn guarded<R>(
     slf: *mut ffi::PyObject,
     err: R,
-    f: impl FnOnce(Python<'_>, &Table) -> PyResult<R>,
+    fast: impl FnOnce(Python<'_>, &Table) -> Option<R>,
+    full: impl FnOnce(Python<'_>, &Table) -> PyResult<R>,
 ) -> R {
     // SAFETY: per the contract, the thread is attached.
     let py = unsafe { Python::assume_attached() };
-    let out = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: per the contract, `slf` is a live `Table`, borrowed for the call.
-        let table = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Table>() };
-        f(py, table.get())
-    }));
+    // SAFETY: per the contract, `slf` is a live `Table`, borrowed for the call.
+    let table = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Table>() };
+    let table = table.get();
+    let out = match catch_unwind(AssertUnwindSafe(|| fast(py, table))) {
+        Ok(Some(r)) => return r,
+        Ok(None) => catch_unwind(AssertUnwindSafe(|| full(py, table))),
+        Err(payload) => Err(payload),
+    };
     match out {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
@@ -90,7 +96,14 @@ unsafe fn arg<'a, 'py>(py: Python<'py>, ptr: *mut ffi::PyObject) -> Borrowed<'a,
 /// `mp_subscript`: `t[k]`.
 unsafe extern "C" fn subscript(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: CPython calls this slot attached, on a `Table`, lending `key`.
-    unsafe { guarded(slf, std::ptr::null_mut(), |py, t| Ok(t.__getitem__(&arg(py, key))?.into_ptr())) }
+    unsafe {
+        guarded(
+            slf,
+            std::ptr::null_mut(),
+            |py, t| t.get_fast(&arg(py, key)).map(Bound::into_ptr),
+            |py, t| Ok(t.__getitem__(&arg(py, key))?.into_ptr()),
+        )
+    }
 }
 
 /// `mp_ass_subscript`: `t[k] = v`, or `del t[k]` when `value` is null.
@@ -102,22 +115,34 @@ unsafe extern "C" fn ass_subscript(
     // SAFETY: CPython calls this slot attached, on a `Table`, lending `key`
     // and `value` (null for a deletion).
     unsafe {
-        guarded(slf, -1, |py, t| {
-            let key = arg(py, key);
-            if value.is_null() {
-                t.__delitem__(&key)?;
-            } else {
-                t.__setitem__(&key, &arg(py, value))?;
-            }
-            Ok(0)
-        })
+        guarded(
+            slf,
+            -1,
+            |py, t| (!value.is_null() && t.set_fast(&arg(py, key), &arg(py, value))).then_some(0),
+            |py, t| {
+                let key = arg(py, key);
+                if value.is_null() {
+                    t.__delitem__(&key)?;
+                } else {
+                    t.__setitem__(&key, &arg(py, value))?;
+                }
+                Ok(0)
+            },
+        )
     }
 }
 
 /// `sq_contains`: `k in t`.
 unsafe extern "C" fn contains(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> c_int {
     // SAFETY: CPython calls this slot attached, on a `Table`, lending `key`.
-    unsafe { guarded(slf, -1, |py, t| Ok(c_int::from(t.__contains__(&arg(py, key))?))) }
+    unsafe {
+        guarded(
+            slf,
+            -1,
+            |py, t| t.contains_fast(&arg(py, key)).map(c_int::from),
+            |py, t| Ok(c_int::from(t.__contains__(&arg(py, key))?)),
+        )
+    }
 }
 
 /// The positional argument count of a vectorcall.
@@ -142,10 +167,15 @@ unsafe extern "C" fn get(
     // SAFETY: CPython calls this method attached, on a `Table`, lending `n`
     // arguments at `args`.
     unsafe {
-        guarded(slf, std::ptr::null_mut(), |py, t| {
-            let default = (n == 2).then(|| arg(py, *args.add(1)).to_owned());
-            Ok(t.get(&arg(py, *args), default)?.into_ptr())
-        })
+        guarded(
+            slf,
+            std::ptr::null_mut(),
+            |py, t| t.get_fast(&arg(py, *args)).map(Bound::into_ptr),
+            |py, t| {
+                let default = (n == 2).then(|| arg(py, *args.add(1)).to_owned());
+                Ok(t.get(&arg(py, *args), default)?.into_ptr())
+            },
+        )
     }
 }
 
@@ -163,7 +193,14 @@ unsafe extern "C" fn incr(
     }
     // SAFETY: CPython calls this method attached, on a `Table`, lending one
     // argument at `args`.
-    unsafe { guarded(slf, std::ptr::null_mut(), |py, t| Ok(t.incr(&arg(py, *args), None, None)?.into_ptr())) }
+    unsafe {
+        guarded(
+            slf,
+            std::ptr::null_mut(),
+            |py, t| t.incr_fast(&arg(py, *args)).map(Bound::into_ptr),
+            |py, t| Ok(t.incr(&arg(py, *args), None, None)?.into_ptr()),
+        )
+    }
 }
 
 /// The definition behind the method `name` of `ty`, if it is a fastcall

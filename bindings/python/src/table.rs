@@ -243,6 +243,70 @@ impl Table {
         decode(py, &copied).map(Some)
     }
 
+    /// `t[k]`'s fast path: the value when `key` is a common key (see
+    /// `small_key_into`) holding an inline atom. `None` means: take the full
+    /// path (absent key, other keys or values, errors), which sees the same
+    /// or a later state. No `PyResult` on the way, so nothing large is
+    /// moved through memory on the hottest call.
+    #[inline(always)]
+    pub(crate) fn get_fast<'py>(&self, key: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+        let py = key.py();
+        let mut stack = [0; SMALL];
+        let n = small_key_into(key, &mut stack)?;
+        let pinned = ferrets_core::pinned();
+        let entry = self.map().get_ref(KeyBytes::new(&stack[..n]), &pinned)?;
+        let bytes = match entry.value.int_or_bytes() {
+            Ok(n) => {
+                drop(pinned);
+                return Some(n.into_pyobject(py).unwrap_or_else(|e| match e {}).into_any());
+            }
+            Err(bytes @ Bytes::Inline { .. }) if is_atom(&bytes) => bytes,
+            Err(_) => return None,
+        };
+        drop(pinned);
+        decode(py, &bytes).ok()
+    }
+
+    /// `k in t`'s fast path for common keys; `None`: take the full path.
+    #[inline(always)]
+    pub(crate) fn contains_fast(&self, key: &Bound<'_, PyAny>) -> Option<bool> {
+        let mut stack = [0; SMALL];
+        let n = small_key_into(key, &mut stack)?;
+        Some(self.map().contains_key(KeyBytes::new(&stack[..n])))
+    }
+
+    /// `t[k] = v`'s fast path: a common key whose short value is rewritten
+    /// in place by a common value. `false`: nothing changed, take the full
+    /// path.
+    #[inline(always)]
+    pub(crate) fn set_fast(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> bool {
+        let mut stack = [0; SMALL];
+        let Some(n) = small_key_into(key, &mut stack) else { return false };
+        let k = KeyBytes::new(&stack[..n]);
+        if value.is_exact_instance_of::<PyInt>() {
+            match small_int(value) {
+                Some(v) => overwrite(self.map(), k, |c| c.overwrite_int(v)),
+                None => false,
+            }
+        } else {
+            small_value(value).is_some_and(|v| overwrite(self.map(), k, |c| c.overwrite(&v)))
+        }
+    }
+
+    /// `t.incr(k)`'s fast path: a common key holding an inline int, added to
+    /// in place. `None`: nothing changed, take the full path.
+    #[inline(always)]
+    pub(crate) fn incr_fast<'py>(&self, key: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+        let mut stack = [0; SMALL];
+        let n = small_key_into(key, &mut stack)?;
+        let mut sum = None;
+        overwrite(self.map(), KeyBytes::new(&stack[..n]), |v| {
+            sum = v.add_int(1);
+            sum.is_some()
+        });
+        Some(sum?.into_pyobject(key.py()).unwrap_or_else(|e| match e {}).into_any())
+    }
+
     /// A copy of every entry. Large tables are copied with the GIL released.
     fn snapshot(&self, py: Python<'_>) -> Vec<(Blob, Entry)> {
         if self.map().len() > DETACH_ABOVE {
