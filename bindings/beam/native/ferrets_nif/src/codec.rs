@@ -20,7 +20,7 @@
 
 use std::mem::MaybeUninit;
 use std::ptr;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use rustler::sys::{
     enif_binary_to_term, enif_get_double, enif_get_int64, enif_get_list_cell, enif_get_map_size,
@@ -58,10 +58,21 @@ pub const EXT: u8 = 9;
 /// the VM's own reference-counted binaries.
 pub const BLOB_MIN: usize = 64;
 
-/// The raw word of the empty list `[]`.
-fn nil_term(env: *mut ErlNifEnv) -> ErlNifTerm {
+/// The word of `[]` once known (0 before): an immediate, the same in every
+/// environment, so it is asked of the VM once rather than on every lookup.
+static NIL_WORD: AtomicU64 = AtomicU64::new(0);
+
+/// The empty list `[]`.
+#[inline]
+pub fn nil_term(env: *mut ErlNifEnv) -> ErlNifTerm {
+    let w = NIL_WORD.load(Ordering::Relaxed);
+    if w != 0 {
+        return crate::raw::term_of(w);
+    }
     // SAFETY: `env` is a live environment; an empty array makes `[]`.
-    unsafe { enif_make_list_from_array(env, ptr::null(), 0) }
+    let nil = unsafe { enif_make_list_from_array(env, ptr::null(), 0) };
+    NIL_WORD.store(crate::raw::word(nil), Ordering::Relaxed);
+    nil
 }
 
 /// Appends a `u32` length; `Err` when `n` does not fit.
@@ -453,6 +464,11 @@ pub fn decode(env: *mut ErlNifEnv, bytes: &[u8], blobs: &[Blob]) -> (ErlNifTerm,
                 let mut at = 5;
                 let t = with_terms(n, |slots| {
                     at += decode_into(env, &bytes[at..], blobs, slots);
+                    if bytes[at] == NIL {
+                        // A proper list: one call for all its cells.
+                        at += 1;
+                        return enif_make_list_from_array(env, slots.as_ptr(), n as u32);
+                    }
                     let (mut tail, used) = decode(env, &bytes[at..], blobs);
                     at += used;
                     for &head in slots.iter().rev() {

@@ -190,8 +190,7 @@ lean_nif!("lookup" => lookup, 0, 1);
 fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     let t = resolve(env, tab, Access::Read)?;
     let raw = env.as_c_arg();
-    // SAFETY: `[]` is built in this call's environment.
-    let nil = unsafe { rustler::sys::enif_make_list_from_array(raw, std::ptr::null(), 0) };
+    let nil = crate::codec::nil_term(raw);
     let build = |e: &Entry| objects_list(raw, e.objects(), nil);
     let list = with_key(raw, key.as_c_arg(), |kb| {
         probe(kb, |k| t.table.get_with(k, build), |k| t.table.get_with(k, build))
@@ -247,8 +246,7 @@ fn take<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     if let Some(e) = &taken {
         t.add_extra(1 - e.objects().len() as isize);
     }
-    // SAFETY: `[]` is built in this call's environment.
-    let nil = unsafe { rustler::sys::enif_make_list_from_array(raw, std::ptr::null(), 0) };
+    let nil = crate::codec::nil_term(raw);
     Ok(term(env, taken.map_or(nil, |e| objects_list(raw, e.objects(), nil))))
 }
 
