@@ -51,6 +51,32 @@ defmodule FerretsTest do
     true = :ferrets.insert(t, {:row, :id1, "data"})
     assert :ferrets.lookup(t, :id1) == [{:row, :id1, "data"}]
     assert_raise ArgumentError, fn -> :ferrets.insert(t, {:too_short}) end
+
+    # Pairs of immediates take a shortcut encoding: the key is still element 2.
+    e = :ets.new(:kp, [{:keypos, 2}])
+    f = :ferrets.new(:kp, [{:keypos, 2}])
+
+    for obj <- [{1, :a}, {2, :a}, {3, 7}, {:x, 7}, {:b}, {}] do
+      assert safe(fn -> :ferrets.insert(f, obj) end) == safe(fn -> :ets.insert(e, obj) end)
+    end
+
+    for k <- [:a, 7, 1, :b] do
+      assert :ferrets.lookup(f, k) == :ets.lookup(e, k)
+
+      assert safe(fn -> :ferrets.update_counter(f, k, {1, 5}) end) ==
+               safe(fn -> :ets.update_counter(e, k, {1, 5}) end)
+
+      assert safe(fn -> :ferrets.update_counter(f, k, 1) end) ==
+               safe(fn -> :ets.update_counter(e, k, 1) end)
+    end
+
+    assert Enum.sort(:ferrets.tab2list(f)) == Enum.sort(:ets.tab2list(e))
+  end
+
+  defp safe(f) do
+    {:ok, f.()}
+  rescue
+    ArgumentError -> :badarg
   end
 
   test "bad input raises badarg like :ets and never crashes the VM" do

@@ -197,23 +197,25 @@ impl Code {
             buf[4 * i..4 * i + 4].copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
         }
         let len = ((s & LEN_MASK) >> LEN_SHIFT) as usize;
-        let updated =
-            codec::tuple_element(&buf[..len], pos).filter(|r| buf[r.start] == codec::INT).and_then(|r| {
-                let old = i64::from_le_bytes(buf[r.start + 1..r.end].try_into().ok()?);
-                let new = old.checked_add(incr)?;
-                buf[r.start + 1..r.end].copy_from_slice(&new.to_le_bytes());
-                Some(new)
-            });
-        match updated {
-            Some(_) => {
+        let range = codec::tuple_element(&buf[..len], pos).filter(|r| buf[r.start] == codec::INT);
+        let updated = range.clone().and_then(|r| {
+            let old = i64::from_le_bytes(buf[r.start + 1..r.end].try_into().ok()?);
+            let new = old.checked_add(incr)?;
+            buf[r.start + 1..r.end].copy_from_slice(&new.to_le_bytes());
+            Some(new)
+        });
+        match (updated, range) {
+            (Some(_), Some(r)) => {
                 fence(Ordering::Release);
-                for (w, v) in c.words.iter().zip(pack(&buf[..len])) {
-                    w.store(v, Ordering::Relaxed);
+                // Only the words holding the integer changed.
+                for i in r.start / 4..r.end.div_ceil(4) {
+                    let v = u32::from_le_bytes([buf[4 * i], buf[4 * i + 1], buf[4 * i + 2], buf[4 * i + 3]]);
+                    c.words[i].store(v, Ordering::Relaxed);
                 }
                 c.state.store((s & !0xff).wrapping_add(VERSION) | (s & LEN_MASK), Ordering::Release);
             }
             // Nothing written: release without a new version.
-            None => c.state.store(s, Ordering::Release),
+            _ => c.state.store(s, Ordering::Release),
         }
         updated
     }

@@ -4,9 +4,10 @@
 //! on every call: a malloc and a free, ~3% of an `insert` or an
 //! `update_counter`. [`lean_nif!`] registers a function the same way (in
 //! rustler's NIF inventory, so `rustler::init!` exports it) but hands the
-//! arguments over as they are. Everything else is rustler's: panics are
-//! caught, and results and errors go through its `handle_nif_result`, so a
-//! `badarg` or a panic ends exactly as with `#[rustler::nif]`.
+//! arguments over as they are, and encodes a successful result directly.
+//! Everything else is rustler's: panics are caught, and errors go through
+//! its `handle_nif_result`, so a `badarg` or a panic ends exactly as with
+//! `#[rustler::nif]`.
 
 /// Registers `$f(env, arg0, arg1, ...)` as the normal-scheduler NIF `$name`
 /// taking one argument per index listed (`0, 1` for arity 2); `$f` takes an
@@ -35,9 +36,16 @@ macro_rules! lean_nif {
                         // SAFETY: the terms belong to `env`.
                         $f(env, $(unsafe { rustler::Term::new(env, args[$i]) }),+)
                     });
-                    let returned = rustler::codegen_runtime::handle_nif_result(result, env);
-                    // SAFETY: `env` is this call's environment.
-                    unsafe { returned.apply(env) }
+                    match result {
+                        // The usual outcome, encoded directly (what rustler's
+                        // `NifReturnable` does for it, minus two calls).
+                        Ok(Ok(value)) => rustler::Encoder::encode(&value, env).as_c_arg(),
+                        other => {
+                            let returned = rustler::codegen_runtime::handle_nif_result(other, env);
+                            // SAFETY: `env` is this call's environment.
+                            unsafe { returned.apply(env) }
+                        }
+                    }
                 }
                 raw
             },

@@ -419,6 +419,20 @@ pub fn encode_object_with<R>(
     }
     // SAFETY: `enif_get_tuple` succeeded: `elems` points at `arity` terms.
     let elems = unsafe { std::slice::from_raw_parts(elems, arity as usize) };
+    // A pair or singleton of small integers and atoms (the common `{Key,
+    // Value}`) is encoded on the stack: no scratch buffer, no encoder calls.
+    if elems.len() <= 2 {
+        let mut buf = [0u8; 5 + 2 * 9];
+        buf[0] = codec::TUPLE;
+        buf[1..5].copy_from_slice(&arity.to_le_bytes());
+        let all = elems.iter().enumerate().all(|(i, &e)| {
+            codec::immediate(env, e).map(|b| buf[5 + 9 * i..14 + 9 * i].copy_from_slice(&b)).is_some()
+        });
+        if all {
+            let key = 5 + 9 * (keypos - 1);
+            return Ok(f(&buf[key..key + 9], &buf[..5 + 9 * elems.len()], Vec::new()));
+        }
+    }
     with_scratch(|buf| {
         let mut blobs = Vec::new();
         buf.push(codec::TUPLE);
