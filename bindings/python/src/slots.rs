@@ -246,6 +246,11 @@ fn replace_method(
 /// Installs the direct entry points into `Table`'s type. Call once, before
 /// the type is used.
 pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
+    // The layouts poked below are CPython's; elsewhere pyo3's entry points stay.
+    let implementation = ty.py().import("sys")?.getattr("implementation")?.getattr("name")?;
+    if implementation.extract::<&str>()? != "cpython" {
+        return Ok(());
+    }
     let tp = ty.as_type_ptr();
     // SAFETY: attached, the type is live and not yet used by any other
     // thread (module initialisation); pyo3 gave it mapping and sequence
