@@ -44,7 +44,7 @@ pub(crate) struct Partition {
 impl Partition {
     fn new(groups: usize) -> Self {
         Partition {
-            root: CachePadded::new(AtomicPtr::new(Box::into_raw(RawTable::new(groups, false)))),
+            root: CachePadded::new(AtomicPtr::new(Box::into_raw(RawTable::new(groups, false, 0)))),
             len: CachePadded::new(AtomicIsize::new(0)),
         }
     }
@@ -119,7 +119,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         // Room below the grow threshold for `per` entries plus four standard
         // deviations of how unevenly keys spread over partitions.
         let per = per + 4 * per.isqrt();
-        let groups = (per * 16).div_ceil(WIDTH * 13).max(min_groups);
+        let groups = (per * 8).div_ceil(WIDTH * 7).max(min_groups);
         let partitions = (0..n).map(|_| Partition::new(groups)).collect();
         WordTable {
             partitions,
@@ -236,14 +236,21 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         let h = self.hashed(key);
         let part = &self.partitions[h.part];
         let mut t = self.settle(part, part.root(), h, &guard);
+        // What a failed CAS on the key's lane returned: the lane is the key's
+        // for good, so a retry can start from it instead of probing again.
+        let mut seen = None;
         loop {
-            let spot = t.locate(key, h);
+            let spot = seen.take().unwrap_or_else(|| t.locate(key, h));
             let old = match spot {
                 Spot::Found { pair, .. } => (pair.0 & LIVE != 0).then(|| V::from_bits(pair.1)),
                 Spot::Vacant { .. } if t.next().is_null() => None,
                 Spot::Full => {
                     self.finish_before(part, t, &guard);
-                    self.start_resize(part, t, self.rehash_groups(part.len(), t), false, &guard);
+                    // Every lane is taken, and the live count may lag inserts
+                    // still in flight: never rehash into fewer lanes, or the
+                    // copy could fill the new table just the same.
+                    let groups = self.rehash_groups(part.len(), t).max(t.len() + 1);
+                    self.start_resize(part, t, groups, false, &guard);
                     t = self.settle(part, t, h, &guard);
                     continue;
                 }
@@ -258,10 +265,13 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
                 Compute::Keep(r) => return r,
                 Compute::Remove(r) => {
                     let (Spot::Found { group, lane, pair }, Some(_)) = (spot, old) else { return r };
-                    if group.pairs[lane].compare_exchange(pair, (KEYED, 0)).is_ok() {
-                        let len = part.add_len(-1);
-                        self.maybe_shrink(part, t, len, &guard);
-                        return r;
+                    match group.pairs[lane].compare_exchange(pair, (KEYED, 0)) {
+                        Ok(()) => {
+                            let len = part.add_len(-1);
+                            self.maybe_shrink(part, t, len, &guard);
+                            return r;
+                        }
+                        Err(now) => seen = retry_from(group, lane, now),
                     }
                     continue;
                 }
@@ -269,7 +279,8 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
             };
             match spot {
                 Spot::Found { group, lane, pair } => {
-                    if group.pairs[lane].compare_exchange(pair, (KEYED | LIVE, value)).is_err() {
+                    if let Err(now) = group.pairs[lane].compare_exchange(pair, (KEYED | LIVE, value)) {
+                        seen = retry_from(group, lane, now);
                         continue;
                     }
                     if old.is_some() {
@@ -282,9 +293,13 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
                     return r;
                 }
                 Spot::Vacant { group, lane, claim: ctrl, distance } => {
-                    if part.len() >= t.max_live && !std::ptr::eq(part.root(), t) {
-                        // Inserting into a table still being filled by a resize:
-                        // finish that resize first so this one can grow in turn.
+                    if !std::ptr::eq(part.root(), t)
+                        && (part.len() >= t.max_live
+                            || t.migration.claims.fetch_add(1, Ordering::Relaxed) >= t.room)
+                    {
+                        // A new lane in a table still being filled by a resize,
+                        // past what it can spare: finish that resize first, so
+                        // that this one can grow or rehash in turn.
                         self.finish_before(part, t, &guard);
                         continue;
                     }
@@ -392,6 +407,13 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     pub fn iter(&self) -> WordIter<'_, K, V, S> {
         WordIter::new(self)
     }
+}
+
+/// The spot to retry from after a CAS on the key's lane failed and found
+/// `now` there: the same lane unless a resize froze it.
+#[inline]
+fn retry_from(group: &slot::Group, lane: usize, now: (u64, u64)) -> Option<Spot<'_>> {
+    (now.0 & slot::FROZEN == 0).then_some(Spot::Found { group, lane, pair: now })
 }
 
 impl<K, V, S> Drop for WordTable<K, V, S> {

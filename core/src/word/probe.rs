@@ -59,6 +59,7 @@ impl RawTable {
         let home = self.home(h.pos);
         for g in home..home + self.len() {
             let group = self.group(g);
+            group.prefetch_pairs();
             let ctrl = group.ctrl();
             for lane in match_tag(ctrl, h.tag) {
                 let (state, value) = group.pairs[lane].load();
@@ -93,6 +94,7 @@ impl RawTable {
         let mut vacant = None;
         for distance in 0..self.len() {
             let group = self.group(home + distance);
+            group.prefetch_pairs();
             let ctrl = group.ctrl();
             let mut steal = None;
             for lane in match_tag(ctrl, h.tag) {

@@ -15,14 +15,22 @@ pub(crate) struct Migration {
     pub(crate) claimed: AtomicUsize,
     /// Chunks fully copied.
     pub(crate) done: AtomicUsize,
+    /// Lanes writers claimed in this table while a resize was filling it.
+    pub(crate) claims: AtomicUsize,
 }
 
 /// Groups copied per help step: 15 lanes, well under a microsecond.
 pub(crate) const CHUNK: usize = if cfg!(loom) { 1 } else { 3 };
 
-/// Live entries above which a table grows: 13/16 of its lanes.
+/// Live entries above which a table grows: 7/8 of its lanes.
 pub(crate) fn max_live(groups: usize) -> usize {
-    groups * WIDTH * 13 / 16
+    groups * WIDTH * 7 / 8
+}
+
+/// Group count that holds `live` entries at load 5/8 (a grow by 1.4x from
+/// the 7/8 threshold: denser on average than doubling, for more copying).
+pub(crate) fn groups_for(live: usize) -> usize {
+    (live * 8).div_ceil(WIDTH * 5)
 }
 
 /// An array of groups. Any group count (not only powers of two): the home
@@ -36,18 +44,25 @@ pub(crate) struct RawTable {
     pub(crate) next: AtomicPtr<RawTable>,
     /// This table is the target of a `clear`: copying into it drops instead.
     pub(crate) drops_prev: bool,
+    /// Lanes writers may claim while a resize fills this table: what its
+    /// grow threshold leaves after the entries the resize copies. Past it
+    /// they finish the resize first, so a copy always finds a free lane
+    /// (removed keys keep their lanes, so the live count alone is no bound).
+    pub(crate) room: usize,
     pub(crate) migration: CachePadded<Migration>,
 }
 
 impl RawTable {
-    /// A table of `groups` (at least 1) empty groups.
-    pub(crate) fn new(groups: usize, drops_prev: bool) -> Box<Self> {
+    /// A table of `groups` (at least 1) empty groups, into which a resize
+    /// will copy `copies` entries at most.
+    pub(crate) fn new(groups: usize, drops_prev: bool, copies: usize) -> Box<Self> {
         debug_assert!(groups >= 1);
         Box::new(RawTable {
             groups: alloc_groups(groups),
             max_live: max_live(groups),
             next: AtomicPtr::new(std::ptr::null_mut()),
             drops_prev,
+            room: max_live(groups).saturating_sub(if drops_prev { 0 } else { copies }),
             migration: CachePadded::new(Migration::default()),
         })
     }
@@ -122,7 +137,7 @@ mod tests {
     #[test]
     fn homes_cover_every_group_in_order() {
         for n in [1usize, 3, 5, 7, 64] {
-            let t = RawTable::new(n, false);
+            let t = RawTable::new(n, false, 0);
             assert_eq!(t.start_of(0), Some(0));
             assert_eq!(t.start_of(n), None);
             for g in 0..n {

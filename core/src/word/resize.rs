@@ -13,19 +13,19 @@
 use std::hash::BuildHasher;
 
 use super::probe::{claim, Claim, Hashed, Spot};
-use super::raw::{RawTable, CHUNK};
+use super::raw::{groups_for, RawTable, CHUNK};
 use super::slot::{match_empty, match_tag, COPIED, FRESH, FROZEN, KEYED, LIVE, WIDTH};
 use super::{Partition, Word, WordTable};
 use crate::primitive::{Guard, Ordering};
 
 impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
-    /// Group count for a table that should hold `live` entries at half load.
+    /// Group count for a table that should hold `live` entries after a grow.
     pub(super) fn target_groups(&self, live: usize) -> usize {
-        (live * 2).div_ceil(WIDTH).max(self.min_groups)
+        groups_for(live).max(self.min_groups)
     }
 
     /// Group count for a rehash forced by removed keys' lanes (probes too
-    /// long, or no lane left) rather than by live entries: quarter load,
+    /// long, or no lane left) rather than by live entries: under half load,
     /// so that a churn over a bounded key set (whose removed keys come back
     /// to their lanes) stops rehashing, while the shrink rule (below an
     /// eighth) still does not fire.
@@ -33,7 +33,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         if live > t.max_live {
             self.target_groups(live)
         } else {
-            self.target_groups(live * 2)
+            self.target_groups(live * 3 / 2)
         }
     }
 
@@ -75,7 +75,9 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         if !std::ptr::eq(part.root(), t) || !t.next().is_null() {
             return false;
         }
-        let new = Box::into_raw(RawTable::new(groups, drops));
+        // Copies are bounded by the live entries now, plus the few inserts
+        // racing this start (the grow threshold's last eighth covers them).
+        let new = Box::into_raw(RawTable::new(groups, drops, part.len()));
         if t.next.compare_exchange(std::ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire).is_err() {
             // SAFETY: `new` was never shared.
             drop(unsafe { Box::from_raw(new) });
