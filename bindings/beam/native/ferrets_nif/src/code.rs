@@ -77,10 +77,18 @@ pub struct Code {
 }
 
 /// `bytes` (at most [`INLINE`]) as zero-padded little-endian words.
+#[inline]
 fn pack(bytes: &[u8]) -> [u32; WORDS] {
-    let mut buf = [0u8; INLINE];
-    buf[..bytes.len()].copy_from_slice(bytes);
-    std::array::from_fn(|i| u32::from_le_bytes([buf[4 * i], buf[4 * i + 1], buf[4 * i + 2], buf[4 * i + 3]]))
+    // Word by word from the slice (no staging buffer, no memcpy call).
+    std::array::from_fn(|i| match bytes.get(4 * i..4 * i + 4) {
+        Some(w) => u32::from_le_bytes([w[0], w[1], w[2], w[3]]),
+        None => {
+            let mut w = [0u8; 4];
+            let tail = bytes.get(4 * i..).unwrap_or(&[]);
+            w[..tail.len()].copy_from_slice(tail);
+            u32::from_le_bytes(w)
+        }
+    })
 }
 
 impl Code {

@@ -30,7 +30,12 @@ pub enum Key {
 impl Key {
     /// A key holding a copy of `bytes` (one [`codec`] encoding).
     pub fn new(bytes: &[u8]) -> Self {
-        if bytes.len() <= INLINE {
+        if let Ok(imm) = <&[u8; 9]>::try_from(bytes) {
+            // A small integer or an atom (the usual key): a fixed-size copy.
+            let mut buf = [0; INLINE];
+            buf[..9].copy_from_slice(imm);
+            Key::Inline(buf)
+        } else if bytes.len() <= INLINE {
             let mut buf = [0; INLINE];
             buf[..bytes.len()].copy_from_slice(bytes);
             Key::Inline(buf)
