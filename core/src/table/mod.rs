@@ -198,7 +198,7 @@ where
         loop {
             match t.find(key, h) {
                 Find::Hit(e) => return Some(e),
-                Find::Miss | Find::Moved => {
+                Find::Miss => {
                     let next = t.next();
                     if next.is_null() {
                         return None;

@@ -25,10 +25,9 @@ pub(crate) struct Hashed {
 pub(crate) enum Find<'g, K, V> {
     /// The live entry (current: a writer must freeze a slot before moving on).
     Hit(&'g Entry<K, V>),
-    /// Not in this table; look in its `next` if it has one.
+    /// Not in this table (or its slot was copied); look in its `next` if
+    /// it has one.
     Miss,
-    /// The key's slot was copied to the next table: look there.
-    Moved,
 }
 
 /// What a writer found in one table.
@@ -69,19 +68,18 @@ impl<K, V> RawTable<K, V> {
             let ctrl = group.ctrl();
             for lane in match_tag(ctrl, h.tag) {
                 let word = group.slots[lane].load(Ordering::Acquire);
-                if word & PTR == 0 {
+                // A copied slot's content lives in the next table now, or was
+                // dropped (a deleted entry, a `clear`) and retired when the
+                // slot was marked, possibly before our pin: never follow it.
+                // The caller looks in `next`, which a copied slot implies.
+                if word & PTR == 0 || word & COPIED != 0 {
                     continue;
                 }
-                // SAFETY: non-null word loaded from a table reachable under our pin.
+                // SAFETY: non-null, not copied: the entry is linked from a
+                // table reachable under our pin, so retired (if ever) after it.
                 let e = unsafe { entry::<K, V>(word) };
                 if e.key.borrow() == key {
-                    return if word & COPIED != 0 {
-                        Find::Moved
-                    } else if word & DELETED != 0 {
-                        Find::Miss
-                    } else {
-                        Find::Hit(e)
-                    };
+                    return if word & DELETED != 0 { Find::Miss } else { Find::Hit(e) };
                 }
             }
             if !match_empty(ctrl).is_empty() {
