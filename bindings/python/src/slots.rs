@@ -4,7 +4,7 @@
 //!
 //! pyo3's generic trampoline costs about 6 ns per call (attach-count
 //! bookkeeping in thread-local storage, the deferred-decref check, a type
-//! check of `self`), as much as the whole lookup in the core. These entry
+//! check of `self`), a fifth of a whole `t[k]`. These entry
 //! points call the very same Rust methods with only what a C slot needs: a
 //! panic guard and the error hand-off. They are installed into the type pyo3
 //! built, once, at import; pyo3's own wrappers stay reachable
@@ -46,8 +46,9 @@ fn panic_error(payload: Box<dyn std::any::Any + Send>) -> PyErr {
 
 /// Runs a slot body on the table `slf`: `fast` first, then, when it returns
 /// `None`, `full`. A Python error or a panic becomes the raised exception
-/// and `err` the return value. (`fast` returns no `PyResult`, whose error
-/// half is large: the hottest calls move nothing through memory.)
+/// and `err` the return value. `fast` returns no `PyResult` (whose error
+/// half is large: the hottest calls move nothing through memory) and must
+/// not drop a `Py` (pyo3 would defer its decref, see below).
 ///
 /// # Safety
 /// The thread is attached (CPython calls slots and methods only so) and
@@ -67,7 +68,10 @@ unsafe fn guarded<R>(
     let table = table.get();
     let out = match catch_unwind(AssertUnwindSafe(|| fast(py, table))) {
         Ok(Some(r)) => return r,
-        Ok(None) => catch_unwind(AssertUnwindSafe(|| full(py, table))),
+        // pyo3 frees a `Py` dropped while it does not count the thread as
+        // attached only at its next entry point (errors hold such
+        // references): attaching through pyo3 keeps that immediate.
+        Ok(None) => catch_unwind(AssertUnwindSafe(|| Python::attach(|py| full(py, table)))),
         Err(payload) => Err(payload),
     };
     match out {
@@ -100,7 +104,8 @@ unsafe extern "C" fn subscript(slf: *mut ffi::PyObject, key: *mut ffi::PyObject)
         guarded(
             slf,
             std::ptr::null_mut(),
-            |py, t| t.get_fast(&arg(py, key)).map(Bound::into_ptr),
+            // An absent key raises `KeyError`: the full path builds it.
+            |py, t| t.get_fast(&arg(py, key)).flatten().map(Bound::into_ptr),
             |py, t| Ok(t.__getitem__(&arg(py, key))?.into_ptr()),
         )
     }
@@ -170,7 +175,14 @@ unsafe extern "C" fn get(
         guarded(
             slf,
             std::ptr::null_mut(),
-            |py, t| t.get_fast(&arg(py, *args)).map(Bound::into_ptr),
+            |py, t| {
+                let found = t.get_fast(&arg(py, *args))?;
+                Some(match found {
+                    Some(v) => v.into_ptr(),
+                    None if n == 2 => arg(py, *args.add(1)).to_owned().into_ptr(),
+                    None => py.None().into_ptr(),
+                })
+            },
             |py, t| {
                 let default = (n == 2).then(|| arg(py, *args.add(1)).to_owned());
                 Ok(t.get(&arg(py, *args), default)?.into_ptr())

@@ -243,28 +243,33 @@ impl Table {
         decode(py, &copied).map(Some)
     }
 
-    /// `t[k]`'s fast path: the value when `key` is a common key (see
-    /// `small_key_into`) holding an inline atom. `None` means: take the full
-    /// path (absent key, other keys or values, errors), which sees the same
-    /// or a later state. No `PyResult` on the way, so nothing large is
-    /// moved through memory on the hottest call.
+    /// `t[k]`'s fast path for a common key (see `small_key_into`):
+    /// `Some(Some(value))` for an atom (inline or long), `Some(None)` when
+    /// the key is absent. `None` means: take the full path (other keys,
+    /// containers, errors), which sees the same or a later state. No
+    /// `PyResult` on the way, so nothing large is moved through memory on
+    /// the hottest call.
     #[inline(always)]
-    pub(crate) fn get_fast<'py>(&self, key: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+    pub(crate) fn get_fast<'py>(&self, key: &Bound<'py, PyAny>) -> Option<Option<Bound<'py, PyAny>>> {
         let py = key.py();
         let mut stack = [0; SMALL];
         let n = small_key_into(key, &mut stack)?;
         let pinned = ferrets_core::pinned();
-        let entry = self.map().get_ref(KeyBytes::new(&stack[..n]), &pinned)?;
+        let Some(entry) = self.map().get_ref(KeyBytes::new(&stack[..n]), &pinned) else {
+            return Some(None);
+        };
         let bytes = match entry.value.int_or_bytes() {
             Ok(n) => {
                 drop(pinned);
-                return Some(n.into_pyobject(py).unwrap_or_else(|e| match e {}).into_any());
+                return Some(Some(n.into_pyobject(py).unwrap_or_else(|e| match e {}).into_any()));
             }
-            Err(bytes @ Bytes::Inline { .. }) if is_atom(&bytes) => bytes,
+            Err(bytes) if is_atom(&bytes) => bytes,
             Err(_) => return None,
         };
         drop(pinned);
-        decode(py, &bytes).ok()
+        // An atom's decoding fails only on a memory error, which the full
+        // path then raises.
+        decode(py, &bytes).ok().map(Some)
     }
 
     /// `k in t`'s fast path for common keys; `None`: take the full path.
@@ -275,26 +280,35 @@ impl Table {
         Some(self.map().contains_key(KeyBytes::new(&stack[..n])))
     }
 
-    /// `t[k] = v`'s fast path: a common key whose short value is rewritten
-    /// in place by a common value. `false`: nothing changed, take the full
-    /// path.
+    /// `t[k] = v`'s fast path: a common key and a common value (neither can
+    /// fail to encode), rewritten in place over a short value, else stored
+    /// in a new entry. `false`: nothing changed, take the full path.
     #[inline(always)]
     pub(crate) fn set_fast(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> bool {
         let mut stack = [0; SMALL];
         let Some(n) = small_key_into(key, &mut stack) else { return false };
         let k = KeyBytes::new(&stack[..n]);
-        if value.is_exact_instance_of::<PyInt>() {
-            match small_int(value) {
-                Some(v) => overwrite(self.map(), k, |c| c.overwrite_int(v)),
-                None => false,
+        let v = if value.is_exact_instance_of::<PyInt>() {
+            let Some(v) = small_int(value) else { return false };
+            if overwrite(self.map(), k, |c| c.overwrite_int(v)) {
+                return true;
             }
+            Blob::inline(&int_bytes(v), &[]).expect("an int fits inline")
         } else {
-            small_value(value).is_some_and(|v| overwrite(self.map(), k, |c| c.overwrite(&v)))
-        }
+            let Some(v) = small_value(value) else { return false };
+            if overwrite(self.map(), k, |c| c.overwrite(&v)) {
+                return true;
+            }
+            v
+        };
+        // A common key is its own original (see `small_key_into`).
+        put(self.map(), Blob::new(&stack[..n]), None, Value::new(&v));
+        true
     }
 
-    /// `t.incr(k)`'s fast path: a common key holding an inline int, added to
-    /// in place. `None`: nothing changed, take the full path.
+    /// `t.incr(k)`'s fast path for a common key: an inline int is added to
+    /// in place, an absent key starts from 0. `None`: nothing changed, take
+    /// the full path (which raises for a non-int, or goes beyond 64 bits).
     #[inline(always)]
     pub(crate) fn incr_fast<'py>(&self, key: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
         let mut stack = [0; SMALL];
@@ -304,6 +318,13 @@ impl Table {
             sum = v.add_int(1);
             sum.is_some()
         });
+        if sum.is_none() {
+            // Absent (or not inline): the general 64-bit path, if it succeeds.
+            let k = Key { norm: Blob::new(&stack[..n]), original: None };
+            if let Incr::Done(n) = add_small(self.map(), &k, 1, 0) {
+                sum = Some(n);
+            }
+        }
         Some(sum?.into_pyobject(key.py()).unwrap_or_else(|e| match e {}).into_any())
     }
 

@@ -466,3 +466,37 @@ def test_fast_get_and_incr_hand_unusual_calls_to_the_full_signature() -> None:
     with pytest.raises(TypeError, match="unhashable"):
         [1] in t  # noqa: B015 - the lookup is the test
     assert t["a"] == 7
+
+
+def test_fast_entry_points_release_references_at_once() -> None:
+    import sys
+
+    # Errors and unusual keys take pyo3's path from the direct entry points;
+    # references they drop must be released then, not at pyo3's next call.
+    t = ferrets.Table()
+    t["x"] = "v"
+    for k in [2**70 + 12345, "x" * 100, (1, "a"), 1.5, "x"]:
+        before = sys.getrefcount(k)
+        for _ in range(50):
+            with pytest.raises(KeyError):
+                t[k + k if k == "x" else k]  # absent
+            assert (k in t) == (k == "x")
+            t.get(k)
+            t.get(k, None)
+        with pytest.raises(TypeError):
+            t.incr("x")
+        assert sys.getrefcount(k) == before, k
+
+
+def test_fast_set_get_and_incr_of_new_and_long_entries() -> None:
+    t = ferrets.Table()
+    t["n"] = 1  # inserted by the fast path
+    t["s"] = "short"
+    t["l"] = "l" * 100
+    t[7] = None
+    assert t.get("missing", 5) == 5 and t.get("missing") is None
+    assert t["l"] == "l" * 100 and t.get("l") == "l" * 100
+    assert t.incr("new") == 1 and t.incr("new") == 2
+    t["l"] = 3  # a long value replaced by a short one...
+    assert t.incr("l") == 4  # ...which is then added to in place
+    assert t == {"n": 1, "s": "short", "l": 4, 7: None, "new": 2}
