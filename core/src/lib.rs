@@ -4,6 +4,30 @@
 //!   semantics, atomic read-modify-write ([`Table::compute`]), counters and
 //!   exact memory accounting. Keys and values are any `Hash + Eq` / `Clone`
 //!   types; [`BytesTable`] is the byte-string table the C ABI uses.
+//! - [`WordTable`]: the same lock-free design for word-sized `Copy` keys and
+//!   values ([`Word`]: integers, `bool`, `char`, floats) stored inline in the
+//!   table: a hit reads one group and nothing else, writes never allocate,
+//!   updates and counter adds are one 16-byte CAS in place.
+//!
+//! Which table: for `u64 -> u64`-like data (ids, counters, indexes into your
+//! own storage) pick [`WordTable`]; it is faster on every operation and
+//! frees no per-entry memory. Pick [`Table`] for anything else (strings,
+//! byte buffers, structs), for borrowed lookups ([`Table::get_ref`]) and for
+//! keys compared by `Eq` rather than by their bits.
+//!
+//! ```
+//! use ferrets_core::{Compute, Table, WordTable};
+//!
+//! let hits: WordTable<u64, u64> = WordTable::new();
+//! assert_eq!(hits.counter_add(42, 1, 0), 1);
+//! assert!(hits.insert_new(7, 70));
+//! assert_eq!(hits.compute(7, |v| Compute::Insert(v.unwrap_or(0) + 1, ())), ());
+//! assert_eq!((hits.get(42), hits.get(7), hits.len()), (Some(1), Some(71), 2));
+//!
+//! let names: Table<u64, String> = Table::new();
+//! names.insert(1, "Ada".to_string());
+//! assert_eq!(names.get(&1).as_deref(), Some("Ada"));
+//! ```
 //! - [`pool`]: a bounded offload pool (never-blocking submit, deadlines,
 //!   cancellation, exactly-once outcomes).
 //! - [`snapshot`]: the crash-safe, checksummed snapshot file format.

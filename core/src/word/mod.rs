@@ -119,7 +119,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         // Room below the grow threshold for `per` entries plus four standard
         // deviations of how unevenly keys spread over partitions.
         let per = per + 4 * per.isqrt();
-        let groups = (per * 8).div_ceil(WIDTH * 7).max(min_groups);
+        let groups = (per * 4).div_ceil(WIDTH * 3).max(min_groups);
         let partitions = (0..n).map(|_| Partition::new(groups)).collect();
         WordTable {
             partitions,

@@ -76,7 +76,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
             return false;
         }
         // Copies are bounded by the live entries now, plus the few inserts
-        // racing this start (the grow threshold's last eighth covers them).
+        // racing this start (the grow threshold leaves a quarter for them).
         let new = Box::into_raw(RawTable::new(groups, drops, part.len()));
         if t.next.compare_exchange(std::ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire).is_err() {
             // SAFETY: `new` was never shared.
