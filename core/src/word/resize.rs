@@ -24,14 +24,16 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         groups_for(live).max(self.min_groups)
     }
 
-    /// Group count for a rehash forced by removed keys' lanes (probes too
-    /// long, or no lane left) rather than by live entries: under half load,
-    /// so that a churn over a bounded key set (whose removed keys come back
-    /// to their lanes) stops rehashing, while the shrink rule (below an
-    /// eighth) still does not fire.
+    /// Group count for a rehash forced by a long probe or a full table
+    /// rather than by the live count. A dense table grows a little (a long
+    /// cluster, not tombstones, is the cause; rehashing it at the same size
+    /// would keep the cluster). A table mostly holding removed keys' lanes
+    /// is rebuilt at a third full, so that a churn over a bounded key set
+    /// (whose removed keys come back to their lanes) stops rehashing, while
+    /// the shrink rule (below an eighth) does not fire.
     pub(super) fn rehash_groups(&self, live: usize, t: &RawTable) -> usize {
-        if live > t.max_live {
-            self.target_groups(live)
+        if live > t.max_live / 2 {
+            self.target_groups(live).max(t.len() + t.len() / 4)
         } else {
             self.target_groups(live * 3 / 2)
         }
