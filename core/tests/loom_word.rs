@@ -177,3 +177,28 @@ fn iter_racing_a_resize_sees_stable_keys_once() {
         assert_eq!(t.iter().count(), 3);
     });
 }
+
+/// `clear` racing an insert and a counter add: each survives or is cleared,
+/// and the counts agree with what is left.
+#[test]
+fn clear_racing_writers() {
+    loom::model(|| {
+        let t = table();
+        t.insert(1, 10);
+        let a = {
+            let t = t.clone();
+            thread::spawn(move || t.insert(2, 20))
+        };
+        let b = {
+            let t = t.clone();
+            thread::spawn(move || t.counter_add(1, 1, 0))
+        };
+        t.clear();
+        a.join().unwrap();
+        let added = b.join().unwrap();
+        assert!(added == 11 || added == 1, "{added}");
+        let left: Vec<_> = t.iter().collect();
+        assert_eq!(left.len(), t.len());
+        assert!(left.iter().all(|&(k, v)| (k, v) == (2, 20) || (k, v) == (1, added as u64)));
+    });
+}
