@@ -5,7 +5,10 @@ defmodule FerretsAsyncTest do
 
   setup do
     {:ok, pool} = Pool.start(2, 16, name: "async-test")
-    dir = Path.join(System.tmp_dir!(), "ferrets_async_#{System.unique_integer([:positive])}")
+    # unique_integer restarts with every VM: a dir left by a killed earlier
+    # run could clash, so add the OS pid and start from an empty dir.
+    dir = Path.join(System.tmp_dir!(), "ferrets_async_#{System.pid()}_#{System.unique_integer([:positive])}")
+    File.rm_rf!(dir)
     File.mkdir_p!(dir)
     on_exit(fn -> File.rm_rf!(dir) end)
     {:ok, pool: pool, dir: dir}
