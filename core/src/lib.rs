@@ -40,6 +40,7 @@
 //! The bindings (BEAM, Python) depend on this crate directly, never on the C ABI.
 
 mod counter;
+mod ctrl;
 mod heap_size;
 mod options;
 pub mod pool;

@@ -23,11 +23,6 @@ pub(crate) const COPIED: usize = 4;
 /// The pointer part of a slot word.
 pub(crate) const PTR: usize = !7;
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-/// High bits of the control bytes in use.
-const LANES: u64 = HI & (u64::MAX >> (64 - 8 * WIDTH));
-
 /// One cache line: the control word and its `WIDTH` slots.
 #[repr(C, align(64))]
 pub(crate) struct Group {
@@ -49,66 +44,18 @@ impl Group {
     }
 }
 
-/// The control byte of a hash: never 0.
-#[inline]
-pub(crate) fn tag_of(hash: u64) -> u8 {
-    0x80 | (hash as u8 & 0x7f)
-}
+pub(crate) use crate::ctrl::{tag_of, with_tag, BitMask};
 
 /// Lanes whose control byte equals `tag` (exact, no false positives).
 #[inline]
 pub(crate) fn match_tag(ctrl: u64, tag: u8) -> BitMask {
-    let x = ctrl ^ (LO * tag as u64);
-    // High bit set for every non-zero byte of `x`, without carries between bytes.
-    let nonzero = ((x & !HI).wrapping_add(!HI)) | x;
-    BitMask(!nonzero & LANES)
+    crate::ctrl::match_tag::<WIDTH>(ctrl, tag)
 }
 
 /// Lanes never claimed (control byte 0).
 #[inline]
 pub(crate) fn match_empty(ctrl: u64) -> BitMask {
-    BitMask(!ctrl & LANES)
-}
-
-/// The control word with lane `i` set to `tag`.
-#[inline]
-pub(crate) fn with_tag(ctrl: u64, i: usize, tag: u8) -> u64 {
-    ctrl | (tag as u64) << (8 * i)
-}
-
-/// A set of lanes, iterated from the lowest.
-#[derive(Clone, Copy)]
-pub(crate) struct BitMask(u64);
-
-impl BitMask {
-    /// Whether no lane is set.
-    #[inline]
-    pub(crate) fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The lowest lane set.
-    #[inline]
-    pub(crate) fn lowest(self) -> Option<usize> {
-        (self.0 != 0).then(|| self.0.trailing_zeros() as usize / 8)
-    }
-
-    /// The union of two sets.
-    #[inline]
-    pub(crate) fn or(self, other: BitMask) -> BitMask {
-        BitMask(self.0 | other.0)
-    }
-}
-
-impl Iterator for BitMask {
-    type Item = usize;
-
-    #[inline]
-    fn next(&mut self) -> Option<usize> {
-        let i = self.lowest()?;
-        self.0 &= self.0 - 1;
-        Some(i)
-    }
+    crate::ctrl::match_empty::<WIDTH>(ctrl)
 }
 
 #[cfg(test)]
