@@ -41,6 +41,7 @@
 
 mod counter;
 mod ctrl;
+mod groups;
 mod heap_size;
 mod options;
 pub mod pool;

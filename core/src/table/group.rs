@@ -44,6 +44,13 @@ impl Group {
     }
 }
 
+// SAFETY: all-zero bytes are a zero control word (no lane claimed) and null slot words, which is what `Group::new` builds.
+unsafe impl crate::groups::ZeroGroup for Group {
+    fn empty() -> Self {
+        Group::new()
+    }
+}
+
 pub(crate) use crate::ctrl::{tag_of, with_tag, BitMask};
 
 /// Lanes whose control byte equals `tag` (exact, no false positives).

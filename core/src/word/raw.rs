@@ -6,6 +6,7 @@ use std::mem::size_of;
 use crossbeam_utils::CachePadded;
 
 use super::slot::{Group, WIDTH};
+use crate::groups::alloc_groups;
 use crate::primitive::{AtomicPtr, AtomicUsize, Ordering};
 
 /// Resize progress of a table that has a `next` (kept off the readers' lines).
@@ -109,26 +110,6 @@ impl RawTable {
     /// Chunks a resize hands out.
     pub(crate) fn chunks(&self) -> usize {
         self.groups.len().div_ceil(CHUNK)
-    }
-}
-
-#[cfg(loom)]
-fn alloc_groups(n: usize) -> Box<[Group]> {
-    (0..n).map(|_| Group::new()).collect()
-}
-
-#[cfg(not(loom))]
-fn alloc_groups(n: usize) -> Box<[Group]> {
-    use std::alloc::{alloc_zeroed, handle_alloc_error, Layout};
-    let layout = Layout::array::<Group>(n).expect("table size overflows");
-    // SAFETY: `n >= 1` so the layout is non-zero-sized; an all-zero `Group`
-    // is valid (atomics of 0); the allocation has `Box<[Group]>`'s layout.
-    unsafe {
-        let p = alloc_zeroed(layout).cast::<Group>();
-        if p.is_null() {
-            handle_alloc_error(layout);
-        }
-        Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, n))
     }
 }
 
