@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 
 mod blob;
 mod codec;
+mod gil;
 mod pool;
 mod registry;
 mod slots;
@@ -34,6 +35,7 @@ fn names() -> Vec<String> {
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    gil::init(m.py())?;
     m.add_class::<table::Table>()?;
     slots::install(&m.py().get_type::<table::Table>())?;
     m.add_class::<table::TableIterator>()?;

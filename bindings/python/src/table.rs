@@ -16,6 +16,7 @@ use crate::codec::{
     as_int, decode, encode_key, encode_value, int_bytes, is_atom, small_int, small_key, small_key_into,
     small_value, tag_type_name, BIGINT, INT, SMALL,
 };
+use crate::gil::{serial, Serial};
 use crate::registry;
 use crate::value::{Bytes, Value};
 
@@ -288,15 +289,16 @@ impl Table {
         let mut stack = [0; SMALL];
         let Some(n) = small_key_into(key, &mut stack) else { return false };
         let k = KeyBytes::new(&stack[..n]);
+        let serial = serial(key.py());
         let v = if value.is_exact_instance_of::<PyInt>() {
             let Some(v) = small_int(value) else { return false };
-            if overwrite(self.map(), k, |c| c.overwrite_int(v)) {
+            if overwrite(self.map(), k, |c| c.overwrite_int(v, serial)) {
                 return true;
             }
             Blob::inline(&int_bytes(v), &[]).expect("an int fits inline")
         } else {
             let Some(v) = small_value(value) else { return false };
-            if overwrite(self.map(), k, |c| c.overwrite(&v)) {
+            if overwrite(self.map(), k, |c| c.overwrite(&v, serial)) {
                 return true;
             }
             v
@@ -313,15 +315,16 @@ impl Table {
     pub(crate) fn incr_fast<'py>(&self, key: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
         let mut stack = [0; SMALL];
         let n = small_key_into(key, &mut stack)?;
+        let serial = serial(key.py());
         let mut sum = None;
         overwrite(self.map(), KeyBytes::new(&stack[..n]), |v| {
-            sum = v.add_int(1);
+            sum = v.add_int(1, serial);
             sum.is_some()
         });
         if sum.is_none() {
             // Absent (or not inline): the general 64-bit path, if it succeeds.
             let k = Key { norm: Blob::new(&stack[..n]), original: None };
-            if let Incr::Done(n) = add_small(self.map(), &k, 1, 0) {
+            if let Incr::Done(n) = add_small(self.map(), &k, 1, 0, serial) {
                 sum = Some(n);
             }
         }
@@ -445,10 +448,10 @@ fn exact_int<'a, 'py>(name: &str, obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bo
 /// swap); otherwise a new entry replaces the old one, which is sealed first
 /// (see `value`) so that no in-place write racing with the replacement is
 /// lost.
-fn add_small(map: &Map, key: &Key, by: i64, default: i64) -> Incr {
+fn add_small(map: &Map, key: &Key, by: i64, default: i64, serial: Option<Serial<'_>>) -> Incr {
     let mut sum = None;
     overwrite(map, key.norm.borrow(), |v| {
-        sum = v.add_int(by);
+        sum = v.add_int(by, serial);
         sum.is_some()
     });
     if let Some(n) = sum {
@@ -545,12 +548,13 @@ impl Table {
 
     pub(crate) fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         // Encode both before touching the table: a failed call changes nothing.
+        let serial = serial(key.py());
         with_key(key, |k| {
             // A short value over an existing short one: rewrite it in place.
             let v = if value.is_exact_instance_of::<PyInt>() {
                 match small_int(value) {
                     Some(n) => {
-                        if overwrite(self.map(), k, |v| v.overwrite_int(n)) {
+                        if overwrite(self.map(), k, |v| v.overwrite_int(n, serial)) {
                             return Ok(());
                         }
                         Blob::inline(&int_bytes(n), &[]).expect("an int fits inline")
@@ -559,7 +563,7 @@ impl Table {
                 }
             } else {
                 let v = value_of(value)?;
-                if overwrite(self.map(), k, |old| old.overwrite(&v)) {
+                if overwrite(self.map(), k, |old| old.overwrite(&v, serial)) {
                     return Ok(());
                 }
                 v
@@ -833,6 +837,7 @@ impl Table {
         default: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = key.py();
+        let serial = serial(py);
         if default.is_none() {
             // The common `incr(k)` / `incr(k, n)` on an inline int: in place,
             // with the key encoded on the stack (errors in the same order as
@@ -847,7 +852,7 @@ impl Table {
                     },
                 };
                 overwrite(self.map(), k, |v| {
-                    sum = v.add_int(by);
+                    sum = v.add_int(by, serial);
                     sum.is_some()
                 });
                 Ok(())
@@ -866,7 +871,7 @@ impl Table {
             Some(d) => exact_int("default", d)?.extract::<i64>().ok(),
         };
         if let (Some(by), Some(default)) = (by_small, default_small) {
-            let outcome = add_small(self.map(), &k, by, default);
+            let outcome = add_small(self.map(), &k, by, default, serial);
             match outcome {
                 Incr::Done(n) => return n.into_bound_py_any(py),
                 Incr::NotAnInt(v) => return Err(not_an_int(&v)),
@@ -1013,7 +1018,7 @@ mod tests {
                 let (map, k) = (map.clone(), Key { norm: k.norm.clone(), original: None });
                 std::thread::spawn(move || {
                     for _ in 0..N {
-                        assert!(matches!(add_small(&map, &k, 1, 0), Incr::Done(_)));
+                        assert!(matches!(add_small(&map, &k, 1, 0, None), Incr::Done(_)));
                     }
                 })
             })
@@ -1048,22 +1053,22 @@ mod tests {
     fn add_small_writes_in_place_or_falls_back() {
         let map = Map::new();
         let k = key("k");
-        assert!(matches!(add_small(&map, &k, 5, 10), Incr::Done(15)), "absent: from the default");
+        assert!(matches!(add_small(&map, &k, 5, 10, None), Incr::Done(15)), "absent: from the default");
         let first = entry_addr(&map, &k);
-        assert!(matches!(add_small(&map, &k, 1, 0), Incr::Done(16)));
+        assert!(matches!(add_small(&map, &k, 1, 0, None), Incr::Done(16)));
         assert_eq!(entry_addr(&map, &k), first, "an inline int is updated in place");
         {
             let pinned = ferrets_core::pinned();
             map.get_ref::<KeyBytes>(k.norm.borrow(), &pinned).unwrap().value.seal();
         }
-        assert!(matches!(add_small(&map, &k, 1, 0), Incr::Done(17)));
+        assert!(matches!(add_small(&map, &k, 1, 0, None), Incr::Done(17)));
         assert_ne!(entry_addr(&map, &k), first, "a sealed value is replaced by a new entry");
-        assert!(matches!(add_small(&map, &k, i64::MAX, 0), Incr::Overflow));
+        assert!(matches!(add_small(&map, &k, i64::MAX, 0, None), Incr::Overflow));
         assert_eq!(int_of(&map.get::<KeyBytes>(k.norm.borrow()).unwrap().value.bytes()), 17);
         put(&map, k.norm.clone(), None, Value::new(b"\x06\x01a"));
-        assert!(matches!(add_small(&map, &k, 1, 0), Incr::NotAnInt(_)));
+        assert!(matches!(add_small(&map, &k, 1, 0, None), Incr::NotAnInt(_)));
         put(&map, k.norm.clone(), None, Value::new(&[crate::codec::BYTES; 40]));
-        assert!(matches!(add_small(&map, &k, 1, 0), Incr::NotAnInt(_)), "a long value");
+        assert!(matches!(add_small(&map, &k, 1, 0, None), Incr::NotAnInt(_)), "a long value");
     }
 
     #[test]
@@ -1082,7 +1087,7 @@ mod tests {
                 std::thread::spawn(move || {
                     let v = vec![n as u8; n];
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        if !overwrite(&map, norm.borrow(), |old| old.overwrite(&v)) {
+                        if !overwrite(&map, norm.borrow(), |old| old.overwrite(&v, None)) {
                             put(&map, norm.clone(), None, Value::new(&v));
                         }
                     }

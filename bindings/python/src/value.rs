@@ -11,11 +11,18 @@
 //! `pop`) seals it first: in-place writes under way finish, later ones fail
 //! and take the general path, so none is lost. A seal is never lifted: the
 //! general path stores a fresh entry.
+//!
+//! Writers that hold the GIL (a [`Serial`] token) take the sequence lock
+//! with a plain store rather than a compare-and-swap (a locked instruction,
+//! a sixth of a whole `t[k] = v`): in-place writes only ever come from
+//! Python calls, which the GIL serialises, so no other writer can hold or
+//! race for the lock. Readers are unaffected: they never write the state.
 
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::codec::{copy_short, INT};
+use crate::gil::Serial;
 
 /// Bytes kept inline (an int or a float takes 9, a str of `n` ASCII chars `n + 2`).
 pub const INLINE: usize = 24;
@@ -95,8 +102,22 @@ fn pack(bytes: &[u8]) -> [u64; WORDS] {
 
 impl Cell {
     /// Takes the sequence lock unless sealed; the state it held before.
+    /// With `serial`, no other writer can be running (see the module docs):
+    /// a plain store takes it.
     #[inline]
-    fn lock(&self) -> Option<u32> {
+    fn lock(&self, serial: Option<Serial<'_>>) -> Option<u32> {
+        if serial.is_some() {
+            let s = self.state.load(Ordering::Relaxed);
+            if s & SEALED != 0 {
+                return None;
+            }
+            // Writers hold the lock only within one call, never across a
+            // GIL switch, so a serialised writer always finds it free.
+            if s & WRITING == 0 {
+                self.state.store(s | WRITING, Ordering::Relaxed);
+                return Some(s);
+            }
+        }
         let mut backoff = Backoff::default();
         loop {
             let s = self.state.load(Ordering::Relaxed);
@@ -199,15 +220,16 @@ impl Value {
     }
 
     /// Rewrites the bytes in place; `false` (nothing changed) when the value
-    /// is not inline, `bytes` is too long, or the value is sealed.
+    /// is not inline, `bytes` is too long, or the value is sealed. `serial`:
+    /// the caller holds the GIL (see the module docs).
     #[inline]
-    pub fn overwrite(&self, bytes: &[u8]) -> bool {
+    pub fn overwrite(&self, bytes: &[u8], serial: Option<Serial<'_>>) -> bool {
         let Value::Inline(c) = self else { return false };
         if bytes.len() > INLINE {
             return false;
         }
         let words = pack(bytes);
-        let Some(s) = c.lock() else { return false };
+        let Some(s) = c.lock(serial) else { return false };
         c.publish(s, words, bytes.len());
         true
     }
@@ -215,9 +237,9 @@ impl Value {
     /// [`Value::overwrite`] with the encoding of the int `n`, built in
     /// registers.
     #[inline]
-    pub fn overwrite_int(&self, n: i64) -> bool {
+    pub fn overwrite_int(&self, n: i64, serial: Option<Serial<'_>>) -> bool {
         let Value::Inline(c) = self else { return false };
-        let Some(s) = c.lock() else { return false };
+        let Some(s) = c.lock(serial) else { return false };
         let n = n as u64;
         c.publish(s, [u64::from(INT) | (n << 8), n >> 56, 0], 9);
         true
@@ -227,9 +249,9 @@ impl Value {
     /// (nothing changed) when the value is not an inline 64-bit int, is
     /// sealed, or the sum overflows.
     #[inline]
-    pub fn add_int(&self, by: i64) -> Option<i64> {
+    pub fn add_int(&self, by: i64, serial: Option<Serial<'_>>) -> Option<i64> {
         let Value::Inline(c) = self else { return None };
-        let s = c.lock()?;
+        let s = c.lock(serial)?;
         let len = ((s & LEN_MASK) >> LEN_SHIFT) as usize;
         let w0 = c.words[0].load(Ordering::Relaxed);
         let w1 = c.words[1].load(Ordering::Relaxed);
@@ -307,50 +329,50 @@ mod tests {
     #[test]
     fn overwrite_changes_length_and_respects_seal() {
         let v = Value::new(&int_bytes(5));
-        assert!(v.overwrite(b"abc"));
+        assert!(v.overwrite(b"abc", None));
         assert_eq!(&*v.bytes(), b"abc");
-        assert!(v.overwrite(&[7; INLINE]));
+        assert!(v.overwrite(&[7; INLINE], None));
         assert_eq!(&*v.bytes(), &[7; INLINE]);
-        assert!(!v.overwrite(&[1; INLINE + 1]), "too long for in place");
+        assert!(!v.overwrite(&[1; INLINE + 1], None), "too long for in place");
         assert_eq!(&*v.bytes(), &[7; INLINE]);
         v.seal();
-        assert!(!v.overwrite(b"x"));
+        assert!(!v.overwrite(b"x", None));
         assert_eq!(&*v.bytes(), &[7; INLINE], "a sealed value keeps its bytes");
         let clone = v.clone();
-        assert!(clone.overwrite(b"x"), "a clone is unsealed");
-        assert!(!Value::new(&[0; INLINE + 1]).overwrite(b"x"));
+        assert!(clone.overwrite(b"x", None), "a clone is unsealed");
+        assert!(!Value::new(&[0; INLINE + 1]).overwrite(b"x", None));
     }
 
     #[test]
     fn overwrite_int_encodes_like_int_bytes() {
         let v = Value::new(b"text");
         for n in [0, 1, -1, 255, 256, i64::MAX, i64::MIN] {
-            assert!(v.overwrite_int(n));
+            assert!(v.overwrite_int(n, None));
             assert_eq!(&*v.bytes(), &int_bytes(n));
             assert_eq!(v.int_or_bytes().ok(), Some(n));
         }
         v.seal();
-        assert!(!v.overwrite_int(3));
-        assert!(!Value::new(&[0; INLINE + 1]).overwrite_int(3));
+        assert!(!v.overwrite_int(3, None));
+        assert!(!Value::new(&[0; INLINE + 1]).overwrite_int(3, None));
     }
 
     #[test]
     fn add_int_only_on_unsealed_ints_without_overflow() {
         let v = Value::new(&int_bytes(-3));
-        assert_eq!(v.add_int(10), Some(7));
+        assert_eq!(v.add_int(10, None), Some(7));
         assert_eq!(&*v.bytes(), &int_bytes(7));
-        assert_eq!(v.add_int(i64::MAX), None, "overflow");
+        assert_eq!(v.add_int(i64::MAX, None), None, "overflow");
         assert_eq!(&*v.bytes(), &int_bytes(7), "a failed add changes nothing");
-        assert_eq!(v.add_int(-(1 << 40)), Some(7 - (1 << 40)));
+        assert_eq!(v.add_int(-(1 << 40), None), Some(7 - (1 << 40)));
         assert_eq!(&*v.bytes(), &int_bytes(7 - (1 << 40)));
         assert_eq!(v.int_or_bytes().ok(), Some(7 - (1 << 40)));
         assert_eq!(Value::new(&int_bytes(i64::MIN)).int_or_bytes().ok(), Some(i64::MIN));
-        assert!(v.overwrite(b"\x06\x01a"));
-        assert_eq!(v.add_int(1), None, "not an int");
+        assert!(v.overwrite(b"\x06\x01a", None));
+        assert_eq!(v.add_int(1, None), None, "not an int");
         v.seal();
         let v2 = Value::new(&int_bytes(1));
         v2.seal();
-        assert_eq!(v2.add_int(1), None, "sealed");
+        assert_eq!(v2.add_int(1, None), None, "sealed");
     }
 
     #[test]
@@ -365,7 +387,7 @@ mod tests {
                 let (v, stop) = (v.clone(), stop.clone());
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
-                        assert!(v.overwrite(&vec![n as u8; n]));
+                        assert!(v.overwrite(&vec![n as u8; n], None));
                     }
                 })
             })
@@ -384,7 +406,7 @@ mod tests {
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let v = v.clone();
-                std::thread::spawn(move || (0..20_000).for_each(|_| assert!(v.add_int(1).is_some())))
+                std::thread::spawn(move || (0..20_000).for_each(|_| assert!(v.add_int(1, None).is_some())))
             })
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
