@@ -46,6 +46,7 @@ mod heap_size;
 mod options;
 pub mod pool;
 mod primitive;
+mod quiesce;
 pub mod snapshot;
 mod table;
 mod word;

@@ -2,20 +2,22 @@
 //! built on, swapped for loom's model-checked versions under `cfg(loom)` (as
 //! crossbeam does).
 //!
-//! Memory reclamation: outside loom, unlinked memory is handed to
-//! crossbeam-epoch and freed once no pinned thread can still see it. Under
+//! Memory reclamation of the boxed [`crate::Table`]: outside loom, unlinked
+//! memory is handed to crossbeam-epoch and freed once no pinned thread can
+//! still see it. ([`crate::WordTable`] retires only whole group arrays and
+//! uses the cheaper reader sections of `crate::quiesce` instead.) Under
 //! loom there is no global collector (loom forbids state shared between
 //! executions), so [`Garbage`] keeps retired memory until the owning table is
 //! dropped: the model still checks that every pointer is retired exactly once.
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{
-    AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    fence, AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
 };
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{
-    AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    fence, AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
 };
 
 /// A pinned epoch: memory unlinked after the pin stays valid until it drops.

@@ -1,11 +1,11 @@
 //! The cursor iterator: walks each partition in hash-position order, one
-//! short batch per pin (as the boxed table's `Iter` does).
+//! short batch per reader section (the boxed table's `Iter` does the same
+//! with epoch pins).
 
 use std::hash::BuildHasher;
 
 use super::slot::{match_empty, COPIED, KEYED, LIVE, WIDTH};
 use super::{Word, WordTable};
-use crate::primitive::pin;
 
 /// Home groups read per batch.
 const BATCH_GROUPS: usize = if cfg!(loom) { 1 } else { 32 };
@@ -37,7 +37,7 @@ impl<'a, K: Word, V: Word, S: BuildHasher> WordIter<'a, K, V, S> {
                 self.cursor = Some(0);
                 continue;
             };
-            let guard = pin();
+            let guard = table.pin();
             let part = &table.partitions[self.part];
             // Read a table no resize is filling: help the current one finish
             // (entries still only in `next` would otherwise be missed).

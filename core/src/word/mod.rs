@@ -2,11 +2,16 @@
 //! and values, stored inline.
 //!
 //! Same architecture as [`crate::Table`] (partitions by the high hash bits,
-//! SwissTable-style groups of tag bytes, incremental cooperative resizes,
-//! epoch reclamation of old tables), but a lane holds its key word and a
+//! SwissTable-style groups of tag bytes, incremental cooperative resizes),
+//! but a lane holds its key word and a
 //! 16-byte `(state, value)` pair instead of a pointer to a boxed entry: a hit
 //! reads one group and nothing else, writes never allocate, and an update or
 //! counter add is one 16-byte CAS in place. See [`slot`] for the lane states.
+//!
+//! Old group arrays are the only memory a word table retires (one per
+//! completed resize), so operations are protected by `crate::quiesce`
+//! reader sections (a plain store to a thread-owned line) rather than epoch
+//! pins, and the rare retirement pays for a process-wide barrier instead.
 
 mod bits;
 mod iter;
@@ -28,7 +33,11 @@ use probe::{claim, Claim, Find, Hashed, Spot};
 use raw::RawTable;
 use slot::{KEYED, LIVE, WIDTH};
 
-use crate::primitive::{pin, AtomicIsize, AtomicPtr, Garbage, Guard, Ordering};
+use crate::primitive::{AtomicIsize, AtomicPtr, Ordering};
+use crate::quiesce::Retired;
+
+/// A reader section of one operation, which may retire old tables.
+type Guard<'t> = crate::quiesce::Guard<'t, RawTable>;
 use crate::{Compute, TableOptions};
 
 /// Probes longer than this many groups make the partition rehash. Big
@@ -54,8 +63,9 @@ impl Partition {
     /// The current root table.
     #[inline]
     fn root<'g>(&self) -> &'g RawTable {
-        // SAFETY: callers hold a pin (every public entry point pins first);
-        // a root is retired only after it is replaced, so it outlives the pin.
+        // SAFETY: callers are in a section (every public entry point enters
+        // one first); a root is retired only after it is replaced, and freed
+        // only after the sections that may have seen it end.
         unsafe { &*self.root.load(Ordering::Acquire) }
     }
 
@@ -89,7 +99,8 @@ pub struct WordTable<K, V, S = foldhash::fast::RandomState> {
     /// log2 of the partition count.
     part_bits: u32,
     min_groups: usize,
-    garbage: Garbage,
+    /// Old tables waiting for the readers that may still see them.
+    retired: Retired<RawTable>,
     _types: PhantomData<fn() -> (K, V)>,
 }
 
@@ -128,9 +139,19 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
             hasher,
             part_bits: n.trailing_zeros(),
             min_groups,
-            garbage: Garbage::default(),
+            retired: Retired::default(),
             _types: PhantomData,
         }
+    }
+
+    /// Whether this process protects word-table readers with the light
+    /// scheme: a compiler fence per operation, paid for by a Linux
+    /// `membarrier` on each (rare) retirement of an old table. `false` means
+    /// the fallback, a `fence(SeqCst)` per operation: not Linux, the kernel
+    /// refused the registration, or `FERRETS_NO_MEMBARRIER=1` was set
+    /// before the first word-table operation. Decided once per process.
+    pub fn uses_membarrier() -> bool {
+        crate::quiesce::uses_membarrier()
     }
 
     /// The number of partitions (a power of two).
@@ -147,9 +168,15 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         Hashed { part, pos: ((h as u128) << self.part_bits) as u64, tag: slot::tag_of(h) }
     }
 
+    /// Enters a reader section for one operation (see `crate::quiesce`).
+    #[inline]
+    fn pin(&self) -> Guard<'_> {
+        Guard::new(&self.retired)
+    }
+
     /// Reader lookup of a key's value bits: loads only.
     #[inline]
-    fn lookup(&self, key: u64, _guard: &Guard) -> Option<u64> {
+    fn lookup(&self, key: u64, _guard: &Guard<'_>) -> Option<u64> {
         let h = self.hashed(key);
         let mut t = self.partitions[h.part].root();
         loop {
@@ -160,8 +187,8 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
             if next.is_null() {
                 return None;
             }
-            // SAFETY: reached from the root under our pin; retired only
-            // after the root moves past it, i.e. after we pinned.
+            // SAFETY: reached from the root in our section; retired only
+            // after the root moves past it, and freed after our section.
             t = unsafe { &*next };
         }
     }
@@ -169,14 +196,14 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     /// The value stored under `key`.
     #[inline]
     pub fn get(&self, key: K) -> Option<V> {
-        let guard = pin();
+        let guard = self.pin();
         self.lookup(key.to_bits(), &guard).map(V::from_bits)
     }
 
     /// Whether `key` is present.
     #[inline]
     pub fn contains_key(&self, key: K) -> bool {
-        let guard = pin();
+        let guard = self.pin();
         self.lookup(key.to_bits(), &guard).is_some()
     }
 
@@ -205,7 +232,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
 
     /// Removes `key` and returns its value.
     pub fn take(&self, key: K) -> Option<V> {
-        let guard = pin();
+        let guard = self.pin();
         let key = key.to_bits();
         let h = self.hashed(key);
         let part = &self.partitions[h.part];
@@ -233,7 +260,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     /// its `R` is returned, so `f` must not have side effects of its own.
     #[inline]
     pub fn compute<R>(&self, key: K, mut f: impl FnMut(Option<V>) -> Compute<V, R>) -> R {
-        let guard = pin();
+        let guard = self.pin();
         let key = key.to_bits();
         let h = self.hashed(key);
         let part = &self.partitions[h.part];
@@ -321,7 +348,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         }
     }
 
-    fn maybe_shrink(&self, part: &Partition, t: &RawTable, len: isize, guard: &Guard) {
+    fn maybe_shrink(&self, part: &Partition, t: &RawTable, len: isize, guard: &Guard<'_>) {
         let len = len.max(0) as usize;
         if t.len() > self.min_groups && len * 8 < t.len() * WIDTH {
             // Room for twice the live entries again (quarter load): the
@@ -366,7 +393,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     /// Removes every entry and shrinks every partition to its minimum size.
     /// Entries inserted concurrently may stay.
     pub fn clear(&self) {
-        let guard = pin();
+        let guard = self.pin();
         for part in self.partitions.iter() {
             loop {
                 let t = part.root();
@@ -379,18 +406,17 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
                 }
             }
         }
-        guard.flush();
     }
 
     /// Bytes held: the table's partitions and every group array it links
     /// (entries live inside the groups).
     pub fn memory_bytes(&self) -> usize {
-        let _guard = pin();
+        let _guard = self.pin();
         let mut total = size_of::<Self>() + self.partitions.len() * size_of::<Partition>();
         for part in self.partitions.iter() {
             let mut t: *const RawTable = part.root();
             while !t.is_null() {
-                // SAFETY: reached from the root under our pin.
+                // SAFETY: reached from the root in our section.
                 let r = unsafe { &*t };
                 total += r.bytes();
                 t = r.next();
@@ -401,8 +427,8 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
 
     /// A cursor over the entries, in hash order. Safe under concurrent
     /// writes: each entry present for the whole iteration is seen exactly
-    /// once; entries added or removed meanwhile may or may not be. It pins
-    /// only while it collects a short batch, and carries its place as a hash
+    /// once; entries added or removed meanwhile may or may not be. It holds a
+    /// reader section only while it collects a short batch, and carries its place as a hash
     /// position, so resizes between batches do not disturb it. A partition
     /// whose resize is in progress when the cursor reaches it is finished
     /// first (the cursor helps copy).

@@ -56,6 +56,7 @@ impl RawTable {
     /// Reader lookup: loads only, never writes.
     #[inline]
     pub(crate) fn find(&self, key: u64, h: Hashed) -> Find {
+        self.check_alive();
         let home = self.home(h.pos);
         for g in home..home + self.len() {
             let group = self.group(g);
@@ -90,6 +91,7 @@ impl RawTable {
     /// two different lanes. A claim in flight for this key is published here
     /// (so this writer never waits for the claimer) and returned as found.
     pub(crate) fn locate(&self, key: u64, h: Hashed) -> Spot<'_> {
+        self.check_alive();
         let home = self.home(h.pos);
         let mut vacant = None;
         for distance in 0..self.len() {

@@ -53,7 +53,15 @@ pub(crate) struct RawTable {
     /// (removed keys keep their lanes, so the live count alone is no bound).
     pub(crate) room: usize,
     pub(crate) migration: CachePadded<Migration>,
+    /// Debug builds: [`ALIVE`] until dropped, so that a reader reaching a
+    /// freed table (a reclamation bug) fails an assertion.
+    #[cfg(debug_assertions)]
+    canary: AtomicUsize,
 }
+
+/// The canary of a table not freed yet.
+#[cfg(debug_assertions)]
+const ALIVE: usize = 0x0a11_7e57;
 
 impl RawTable {
     /// A table of `groups` (at least 1) empty groups, into which a resize
@@ -67,7 +75,16 @@ impl RawTable {
             drops_prev,
             room: max_live(groups).saturating_sub(if drops_prev { 0 } else { copies }),
             migration: CachePadded::new(Migration::default()),
+            #[cfg(debug_assertions)]
+            canary: AtomicUsize::new(ALIVE),
         })
+    }
+
+    /// Debug builds: checks that this table was not freed (see `canary`).
+    #[inline(always)]
+    pub(crate) fn check_alive(&self) {
+        #[cfg(debug_assertions)]
+        assert_eq!(self.canary.load(Ordering::Relaxed), ALIVE, "word table: a freed group array was read");
     }
 
     /// Number of groups.
@@ -110,6 +127,20 @@ impl RawTable {
     /// Chunks a resize hands out.
     pub(crate) fn chunks(&self) -> usize {
         self.groups.len().div_ceil(CHUNK)
+    }
+}
+
+/// Debug builds poison a freed table: the canary, and every group made to
+/// look empty, so that a reader still using it misses keys that tests know
+/// are present (the memory may also be unmapped or reused, which the
+/// canary or a crash catches).
+#[cfg(debug_assertions)]
+impl Drop for RawTable {
+    fn drop(&mut self) {
+        self.canary.store(0, Ordering::Relaxed);
+        for g in self.groups.iter() {
+            g.ctrl.store(0, Ordering::Relaxed);
+        }
     }
 }
 

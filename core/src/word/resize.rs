@@ -15,8 +15,9 @@ use std::hash::BuildHasher;
 use super::probe::{claim, Claim, Hashed, Spot};
 use super::raw::{groups_for, RawTable, CHUNK};
 use super::slot::{match_empty, match_tag, COPIED, FRESH, FROZEN, KEYED, LIVE, WIDTH};
+use super::Guard;
 use super::{Partition, Word, WordTable};
-use crate::primitive::{Guard, Ordering};
+use crate::primitive::Ordering;
 
 impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     /// Group count for a table that should hold `live` entries after a grow.
@@ -47,7 +48,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         part: &Partition,
         mut t: &'g RawTable,
         h: Hashed,
-        guard: &'g Guard,
+        guard: &'g Guard<'_>,
     ) -> &'g RawTable {
         loop {
             let next = t.next();
@@ -57,7 +58,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
             self.help(part, t, guard);
             self.copy_path(part, t, h);
             // SAFETY: `next` is retired only after the root moved past it,
-            // which happened after we pinned (we reached it from the root).
+            // and freed only after our section (we reached it from the root).
             t = unsafe { &*next };
         }
     }
@@ -72,7 +73,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         t: &RawTable,
         groups: usize,
         drops: bool,
-        guard: &Guard,
+        guard: &Guard<'_>,
     ) -> bool {
         if !std::ptr::eq(part.root(), t) || !t.next().is_null() {
             return false;
@@ -91,7 +92,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
 
     /// Makes sure the table after `t` may itself be resized, by finishing
     /// every resize between the root and `t`.
-    pub(super) fn finish_before(&self, part: &Partition, t: &RawTable, guard: &Guard) {
+    pub(super) fn finish_before(&self, part: &Partition, t: &RawTable, guard: &Guard<'_>) {
         loop {
             let root = part.root();
             if std::ptr::eq(root, t) || root.next().is_null() {
@@ -103,7 +104,8 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
 
     /// Copies one chunk of `t` (if any is left) and promotes `next` when it
     /// was the last one.
-    pub(super) fn help(&self, part: &Partition, t: &RawTable, guard: &Guard) {
+    pub(super) fn help(&self, part: &Partition, t: &RawTable, guard: &Guard<'_>) {
+        t.check_alive();
         let chunks = t.chunks();
         let i = t.migration.claimed.fetch_add(1, Ordering::Relaxed);
         if i >= chunks {
@@ -121,7 +123,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
 
     /// Copies every lane of `t` and promotes `next`: for `clear`, iteration,
     /// and when a stalled helper holds up a chunk.
-    pub(super) fn finish(&self, part: &Partition, t: &RawTable, guard: &Guard) {
+    pub(super) fn finish(&self, part: &Partition, t: &RawTable, guard: &Guard<'_>) {
         for g in 0..t.len() {
             for lane in 0..WIDTH {
                 self.copy_lane(part, t, g, lane);
@@ -131,16 +133,15 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     }
 
     /// Moves the root from a fully copied `t` to its `next` and retires `t`.
-    fn promote(&self, part: &Partition, t: &RawTable, guard: &Guard) {
+    fn promote(&self, part: &Partition, t: &RawTable, guard: &Guard<'_>) {
         let t = t as *const RawTable as *mut RawTable;
-        // SAFETY: `t` is reachable under our pin.
+        // SAFETY: `t` is reachable in our section.
         let next = unsafe { (*t).next() };
         if part.root.compare_exchange(t, next, Ordering::AcqRel, Ordering::Acquire).is_ok() {
             // SAFETY: `t` is unlinked from the root (the only path to it for
-            // threads that pin from now on) and only the CAS winner retires it.
-            unsafe { self.garbage.retire(guard, t) };
-            // Old tables are big: hand them to the collector now.
-            guard.flush();
+            // sections that start from now on) and only the CAS winner
+            // retires it.
+            unsafe { guard.retire(t) };
         }
     }
 
@@ -165,7 +166,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     /// Freezes one lane of `t` and moves its live entry to `t.next` (or
     /// drops it when `next` is a `clear` target). Idempotent.
     fn copy_lane(&self, part: &Partition, t: &RawTable, g: usize, lane: usize) {
-        // SAFETY: `t` is resizing, so `next` is set and reachable under our pin.
+        // SAFETY: `t` is resizing, so `next` is set and reachable in our section.
         let next = unsafe { &*t.next() };
         let group = t.group(g);
         let pair = &group.pairs[lane];
