@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 
 mod blob;
+mod cache;
 mod codec;
 mod gil;
 mod pool;

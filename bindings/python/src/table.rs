@@ -12,6 +12,7 @@ use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use crate::blob::{Blob, Buf, KeyBytes};
+use crate::cache::ReadCache;
 use crate::codec::{
     as_int, decode, encode_key, encode_value, int_bytes, is_atom, small_int, small_key, small_key_into,
     small_value, tag_type_name, BIGINT, INT, SMALL,
@@ -105,6 +106,8 @@ fn snapshot_error(e: SnapError) -> PyErr {
 pub struct Shared {
     map: Map,
     name: Option<String>,
+    /// Objects recent reads returned (see `cache`).
+    cache: ReadCache,
 }
 
 /// Tables with more entries than this are snapshotted and bulk-written with
@@ -164,6 +167,14 @@ fn put(map: &Map, key: Blob, original: Option<Arc<[u8]>>, value: Value) -> bool 
     })
 }
 
+/// Stores the value `v` under the common key `k` (its own original, see
+/// `small_key_into`) in a new entry; always `true` (the write is done).
+#[inline]
+fn put_new(map: &Map, k: &[u8], v: &[u8]) -> bool {
+    put(map, Blob::new(k), None, Value::new(v));
+    true
+}
+
 /// The bytes of a value being removed based on them (`pop`): sealed first,
 /// so that no in-place write lands after they are read.
 fn final_value(e: &Entry) -> Bytes {
@@ -212,6 +223,26 @@ impl Table {
         &self.shared.map
     }
 
+    fn cache(&self) -> &ReadCache {
+        &self.shared.cache
+    }
+
+    /// Keeps the read cache in step after a write to `key` (see `cache`).
+    #[inline]
+    fn forget(&self, key: &Bound<'_, PyAny>) {
+        if let Some(s) = serial(key.py()) {
+            self.cache().forget(s, key);
+        }
+    }
+
+    /// Runs a bulk write (which may release the GIL) outside the read cache.
+    fn bulk<R>(&self, py: Python<'_>, write: impl FnOnce() -> R) -> R {
+        match serial(py) {
+            Some(s) => self.cache().bulk(s, write),
+            None => write(),
+        }
+    }
+
     /// Wraps an existing shared table (a named table opened again).
     pub fn from_shared(shared: Arc<Shared>) -> Self {
         Table { shared }
@@ -253,32 +284,60 @@ impl Table {
     #[inline(always)]
     pub(crate) fn get_fast<'py>(&self, key: &Bound<'py, PyAny>) -> Option<Option<Bound<'py, PyAny>>> {
         let py = key.py();
+        let serial = serial(py);
+        if let Some(s) = serial {
+            if let Some(v) = self.cache().get(s, key) {
+                return Some(Some(v));
+            }
+        }
         let mut stack = [0; SMALL];
         let n = small_key_into(key, &mut stack)?;
         let pinned = ferrets_core::pinned();
         let Some(entry) = self.map().get_ref(KeyBytes::new(&stack[..n]), &pinned) else {
             return Some(None);
         };
-        let bytes = match entry.value.int_or_bytes() {
+        let (bytes, short) = match entry.value.int_or_bytes() {
             Ok(n) => {
                 drop(pinned);
-                return Some(Some(n.into_pyobject(py).unwrap_or_else(|e| match e {}).into_any()));
+                let v = n.into_pyobject(py).unwrap_or_else(|e| match e {}).into_any();
+                if let Some(s) = serial {
+                    self.cache().fill(s, key, Some(&v), || self.map().len());
+                }
+                return Some(Some(v));
             }
-            Err(bytes) if is_atom(&bytes) => bytes,
+            Err(bytes) if is_atom(&bytes) => {
+                let short = matches!(bytes, Bytes::Inline { .. });
+                (bytes, short)
+            }
             Err(_) => return None,
         };
         drop(pinned);
         // An atom's decoding fails only on a memory error, which the full
         // path then raises.
-        decode(py, &bytes).ok().map(Some)
+        let v = decode(py, &bytes).ok()?;
+        // Only short values are cached: the memory the cache holds stays small.
+        if let (Some(s), true) = (serial, short) {
+            self.cache().fill(s, key, Some(&v), || self.map().len());
+        }
+        Some(Some(v))
     }
 
     /// `k in t`'s fast path for common keys; `None`: take the full path.
     #[inline(always)]
     pub(crate) fn contains_fast(&self, key: &Bound<'_, PyAny>) -> Option<bool> {
+        let serial = serial(key.py());
+        if let Some(s) = serial {
+            if self.cache().contains(s, key) {
+                return Some(true);
+            }
+        }
         let mut stack = [0; SMALL];
         let n = small_key_into(key, &mut stack)?;
-        Some(self.map().contains_key(KeyBytes::new(&stack[..n])))
+        let found = self.map().contains_key(KeyBytes::new(&stack[..n]));
+        if let (Some(s), true) = (serial, found) {
+            self.cache().fill(s, key, None, || self.map().len());
+        }
+        Some(found)
     }
 
     /// `t[k] = v`'s fast path: a common key and a common value (neither can
@@ -290,22 +349,16 @@ impl Table {
         let Some(n) = small_key_into(key, &mut stack) else { return false };
         let k = KeyBytes::new(&stack[..n]);
         let serial = serial(key.py());
-        let v = if value.is_exact_instance_of::<PyInt>() {
+        let written = if value.is_exact_instance_of::<PyInt>() {
             let Some(v) = small_int(value) else { return false };
-            if overwrite(self.map(), k, |c| c.overwrite_int(v, serial)) {
-                return true;
-            }
-            Blob::inline(&int_bytes(v), &[]).expect("an int fits inline")
+            overwrite(self.map(), k, |c| c.overwrite_int(v, serial))
+                || put_new(self.map(), &stack[..n], &int_bytes(v))
         } else {
             let Some(v) = small_value(value) else { return false };
-            if overwrite(self.map(), k, |c| c.overwrite(&v, serial)) {
-                return true;
-            }
-            v
+            overwrite(self.map(), k, |c| c.overwrite(&v, serial)) || put_new(self.map(), &stack[..n], &v)
         };
-        // A common key is its own original (see `small_key_into`).
-        put(self.map(), Blob::new(&stack[..n]), None, Value::new(&v));
-        true
+        self.forget(key);
+        written
     }
 
     /// `t.incr(k)`'s fast path for a common key: an inline int is added to
@@ -328,6 +381,8 @@ impl Table {
                 sum = Some(n);
             }
         }
+        // Right after the write (harmless when there was none).
+        self.forget(key);
         Some(sum?.into_pyobject(key.py()).unwrap_or_else(|e| match e {}).into_any())
     }
 
@@ -361,11 +416,75 @@ impl Table {
                 put(self.map(), k, original, v);
             }
         };
-        if many {
-            py.detach(write)
-        } else {
-            write()
+        self.bulk(py, || if many { py.detach(write) } else { write() })
+    }
+
+    /// `incr`'s body (see there).
+    fn incr_body<'py>(
+        &self,
+        key: &Bound<'py, PyAny>,
+        by: Option<&Bound<'py, PyAny>>,
+        default: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = key.py();
+        let serial = serial(py);
+        if default.is_none() {
+            // The common `incr(k)` / `incr(k, n)` on an inline int: in place,
+            // with the key encoded on the stack (errors in the same order as
+            // below: the key's, then `by`'s).
+            let mut sum = None;
+            with_key(key, |k| -> PyResult<()> {
+                let by = match by {
+                    None => 1,
+                    Some(b) => match exact_int("by", b)?.extract::<i64>() {
+                        Ok(n) => n,
+                        Err(_) => return Ok(()),
+                    },
+                };
+                overwrite(self.map(), k, |v| {
+                    sum = v.add_int(by, serial);
+                    sum.is_some()
+                });
+                Ok(())
+            })??;
+            if let Some(n) = sum {
+                return n.into_bound_py_any(py);
+            }
         }
+        let k = key_of(key)?;
+        let by_small = match by {
+            None => Some(1),
+            Some(b) => exact_int("by", b)?.extract::<i64>().ok(),
+        };
+        let default_small = match default {
+            None => Some(0),
+            Some(d) => exact_int("default", d)?.extract::<i64>().ok(),
+        };
+        if let (Some(by), Some(default)) = (by_small, default_small) {
+            let outcome = add_small(self.map(), &k, by, default, serial);
+            match outcome {
+                Incr::Done(n) => return n.into_bound_py_any(py),
+                Incr::NotAnInt(v) => return Err(not_an_int(&v)),
+                Incr::Overflow => {}
+            }
+        }
+        let one;
+        let zero;
+        let by = match by {
+            Some(b) => b,
+            None => {
+                one = 1.into_bound_py_any(py)?;
+                &one
+            }
+        };
+        let default = match default {
+            Some(d) => d,
+            None => {
+                zero = 0.into_bound_py_any(py)?;
+                &zero
+            }
+        };
+        self.incr_big(&k, by, default)
     }
 
     /// `incr` for ints outside the `i64` range: Python arithmetic, then a
@@ -515,6 +634,7 @@ impl Table {
         let make = |name| Shared {
             map: Map::with_options(TableOptions { partitions, capacity: capacity as usize }),
             name,
+            cache: ReadCache::default(),
         };
         let shared = match name {
             None => Arc::new(make(None)),
@@ -549,7 +669,7 @@ impl Table {
     pub(crate) fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         // Encode both before touching the table: a failed call changes nothing.
         let serial = serial(key.py());
-        with_key(key, |k| {
+        with_key(key, |k| -> PyResult<()> {
             // A short value over an existing short one: rewrite it in place.
             let v = if value.is_exact_instance_of::<PyInt>() {
                 match small_int(value) {
@@ -572,11 +692,15 @@ impl Table {
             let k = key_of(key)?;
             put(self.map(), k.norm, k.original, Value::new(&v));
             Ok(())
-        })?
+        })??;
+        self.forget(key);
+        Ok(())
     }
 
     pub(crate) fn __delitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        if with_key(key, |k| self.map().remove(k))? {
+        let removed = with_key(key, |k| self.map().remove(k))?;
+        self.forget(key);
+        if removed {
             Ok(())
         } else {
             Err(PyKeyError::new_err(key.clone().unbind()))
@@ -650,7 +774,10 @@ impl Table {
                 default.len() + 1
             )));
         }
-        match with_key(key, |k| self.map().take_with(k, final_value))? {
+        let taken = with_key(key, |k| self.map().take_with(k, final_value))?;
+        // Before decoding: building a container may run Python code.
+        self.forget(key);
+        match taken {
             Some(v) => decode(key.py(), &v),
             None if default.len() == 1 => default.get_item(0),
             None => Err(PyKeyError::new_err(key.clone().unbind())),
@@ -666,6 +793,9 @@ impl Table {
             };
             // Another thread may take it first: then try the next one.
             if let Some(v) = self.map().take_with::<KeyBytes, _>(k.borrow(), final_value) {
+                if let Some(s) = serial(py) {
+                    self.cache().forget_all(s);
+                }
                 return PyTuple::new(py, [decode_key(py, &k, &e)?, decode(py, &v)?]);
             }
         }
@@ -690,6 +820,7 @@ impl Table {
             Some(e) => Compute::Keep(Some(e.value.bytes())),
             None => Compute::Insert(Entry { value: new.clone(), key: k.original.clone() }, None),
         });
+        self.forget(key);
         match existing {
             Some(v) => decode(py, &v),
             None => Ok(default),
@@ -766,7 +897,10 @@ impl Table {
 
     /// Removes every entry (with the GIL released).
     fn clear(&self, py: Python<'_>) {
-        py.detach(|| self.map().clear());
+        self.bulk(py, || py.detach(|| self.map().clear()));
+        if let Some(s) = serial(py) {
+            self.cache().reset(s);
+        }
     }
 
     /// A set-like view of the keys (iterates over a snapshot).
@@ -810,7 +944,7 @@ impl Table {
         } else {
             fill()
         }
-        Table { shared: Arc::new(Shared { map, name: None }) }
+        Table { shared: Arc::new(Shared { map, name: None, cache: ReadCache::default() }) }
     }
 
     /// A ``dict`` with a consistent snapshot of the entries.
@@ -822,7 +956,9 @@ impl Table {
     fn insert_new(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
         let k = key_of(key)?;
         let v = Value::new(&value_of(value)?);
-        Ok(self.map().insert_new(k.norm.clone(), Entry { value: v, key: k.original }))
+        let inserted = self.map().insert_new(k.norm.clone(), Entry { value: v, key: k.original });
+        self.forget(key);
+        Ok(inserted)
     }
 
     /// Atomically adds ``by`` to the int under ``key`` (starting from
@@ -836,71 +972,20 @@ impl Table {
         by: Option<&Bound<'py, PyAny>>,
         default: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let py = key.py();
-        let serial = serial(py);
-        if default.is_none() {
-            // The common `incr(k)` / `incr(k, n)` on an inline int: in place,
-            // with the key encoded on the stack (errors in the same order as
-            // below: the key's, then `by`'s).
-            let mut sum = None;
-            with_key(key, |k| -> PyResult<()> {
-                let by = match by {
-                    None => 1,
-                    Some(b) => match exact_int("by", b)?.extract::<i64>() {
-                        Ok(n) => n,
-                        Err(_) => return Ok(()),
-                    },
-                };
-                overwrite(self.map(), k, |v| {
-                    sum = v.add_int(by, serial);
-                    sum.is_some()
-                });
-                Ok(())
-            })??;
-            if let Some(n) = sum {
-                return n.into_bound_py_any(py);
-            }
-        }
-        let k = key_of(key)?;
-        let by_small = match by {
-            None => Some(1),
-            Some(b) => exact_int("by", b)?.extract::<i64>().ok(),
-        };
-        let default_small = match default {
-            None => Some(0),
-            Some(d) => exact_int("default", d)?.extract::<i64>().ok(),
-        };
-        if let (Some(by), Some(default)) = (by_small, default_small) {
-            let outcome = add_small(self.map(), &k, by, default, serial);
-            match outcome {
-                Incr::Done(n) => return n.into_bound_py_any(py),
-                Incr::NotAnInt(v) => return Err(not_an_int(&v)),
-                Incr::Overflow => {}
-            }
-        }
-        let one;
-        let zero;
-        let by = match by {
-            Some(b) => b,
-            None => {
-                one = 1.into_bound_py_any(py)?;
-                &one
-            }
-        };
-        let default = match default {
-            Some(d) => d,
-            None => {
-                zero = 0.into_bound_py_any(py)?;
-                &zero
-            }
-        };
-        self.incr_big(&k, by, default)
+        // Every write happens at the end of the body, with no Python code
+        // after it: the key is forgotten right after.
+        let out = self.incr_body(key, by, default);
+        self.forget(key);
+        out
     }
 
     /// Bytes held by the table: entries (keys, values, what they own on the
-    /// heap) and the table's own slots. Computed with the GIL released.
+    /// heap), the table's own slots, and the read cache's slots (the small
+    /// objects it keeps are counted by Python). The table's part is computed
+    /// with the GIL released.
     fn memory(&self, py: Python<'_>) -> usize {
-        py.detach(|| self.map().memory_bytes())
+        let cache = serial(py).map_or(0, |s| self.cache().bytes(s));
+        cache + py.detach(|| self.map().memory_bytes())
     }
 
     /// Writes a snapshot of the entries to ``path`` and returns how many it

@@ -22,7 +22,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_mypy_strict_on_usage_and_tests() -> None:
-    files = ["typing_usage.py", "test_table.py", "test_codec.py", "test_model.py", "test_threads.py", "test_named.py", "test_pool.py", "test_snapshot.py"]
+    files = ["typing_usage.py", "test_table.py", "test_cache.py", "test_codec.py", "test_model.py", "test_threads.py", "test_named.py", "test_pool.py", "test_snapshot.py"]
     r = run("mypy", "--strict", *files)
     assert r.returncode == 0, r.stdout + r.stderr
 

@@ -89,7 +89,7 @@ class Table(MutableMapping[Any, Any]):
     def incr(self, key: Any, by: int = 1, default: int = 0) -> int:
         """Atomically add ``by`` to the int under ``key`` and return the new value."""
     def memory(self) -> int:
-        """Bytes held by the table."""
+        """Bytes held by the table (entries, slots and its read cache's slots)."""
     def save(self, path: str | os.PathLike[str]) -> int:
         """Write a crash-safe, checksummed snapshot to ``path``; return the entry count."""
     def load(self, path: str | os.PathLike[str]) -> int:
