@@ -208,8 +208,10 @@ enum Part {
 /// atomic. Keys and values are stored by value: ``None``, ``bool``, ``int``,
 /// ``float``, ``str``, ``bytes``, and ``tuple``/``list``/``dict`` of those
 /// (keys must be hashable: no ``list``/``dict``). Equal keys (``1``, ``True``,
-/// ``1.0``) are the same key, as in a dict. Iteration works on a snapshot and
-/// never fails under concurrent writes; its order is arbitrary.
+/// ``1.0``) are the same key, as in a dict. Iteration walks the live table
+/// with a cursor, a short batch at a time: it never fails under concurrent
+/// writes and sees each entry present throughout exactly once; its order is
+/// arbitrary.
 ///
 /// With ``name``, the table is also registered so ``ferrets.open(name)`` finds
 /// it from any thread, until ``drop()``.
@@ -395,8 +397,8 @@ impl Table {
         }
     }
 
-    fn iterator(&self, py: Python<'_>, part: Part) -> TableIterator {
-        TableIterator { entries: Mutex::new(self.snapshot(py).into_iter()), part }
+    fn iterator(&self, part: Part) -> TableIterator {
+        TableIterator { cursor: Mutex::new(Cursor::new(Arc::clone(&self.shared))), part }
     }
 
     /// The entries as a new dict.
@@ -715,9 +717,9 @@ impl Table {
         self.map().len()
     }
 
-    /// Iterates over a snapshot of the keys.
-    fn __iter__(&self, py: Python<'_>) -> TableIterator {
-        self.iterator(py, Part::Keys)
+    /// Iterates over the keys (a cursor over the live table, see ``TableIterator``).
+    fn __iter__(&self) -> TableIterator {
+        self.iterator(Part::Keys)
     }
 
     /// Equal to a mapping with the same items (compared on a snapshot).
@@ -903,29 +905,29 @@ impl Table {
         }
     }
 
-    /// A set-like view of the keys (iterates over a snapshot).
+    /// A set-like view of the keys (iterates over the live table).
     fn keys<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         view(slf, "TableKeysView")
     }
 
-    /// A view of the values (iterates over a snapshot).
+    /// A view of the values (iterates over the live table).
     fn values<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         view(slf, "TableValuesView")
     }
 
-    /// A set-like view of the ``(key, value)`` items (iterates over a snapshot).
+    /// A set-like view of the ``(key, value)`` items (iterates over the live table).
     fn items<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         view(slf, "TableItemsView")
     }
 
-    /// An iterator over a snapshot of the values (used by ``values()``).
-    fn _iter_values(&self, py: Python<'_>) -> TableIterator {
-        self.iterator(py, Part::Values)
+    /// An iterator over the values (used by ``values()``).
+    fn _iter_values(&self) -> TableIterator {
+        self.iterator(Part::Values)
     }
 
-    /// An iterator over a snapshot of the items (used by ``items()``).
-    fn _iter_items(&self, py: Python<'_>) -> TableIterator {
-        self.iterator(py, Part::Items)
+    /// An iterator over the items (used by ``items()``).
+    fn _iter_items(&self) -> TableIterator {
+        self.iterator(Part::Items)
     }
 
     /// A new anonymous table with a snapshot of the entries (built with the
@@ -1043,10 +1045,54 @@ fn mapping_abc(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
         .map(|m| m.bind(py))
 }
 
-/// An iterator over a snapshot of a table's keys, values or items.
+/// Entries as the core's cursor hands them out (see `Cursor`).
+type Entries = dyn Iterator<Item = (Blob, Entry)> + Send;
+
+/// A walk over a table's live entries with the core's cursor, which copies
+/// a short batch at a time (so memory stays small whatever the table's
+/// size) and never keeps the thread pinned between batches, so it may live
+/// across Python calls. Each entry present for the whole walk is seen
+/// exactly once, whatever other threads write meanwhile.
+struct Cursor {
+    /// Borrows `shared`'s table; declared first, so it is dropped first.
+    entries: Box<Entries>,
+    /// Keeps the table alive, at the same address, while `entries` walks it.
+    shared: Arc<Shared>,
+    /// Entries handed out so far.
+    taken: usize,
+}
+
+impl Cursor {
+    fn new(shared: Arc<Shared>) -> Self {
+        let entries: Box<dyn Iterator<Item = (Blob, Entry)> + Send + '_> = Box::new(shared.map.iter());
+        // SAFETY: only the lifetime changes. The cursor borrows the table
+        // inside the `Arc`'s allocation, which does not move and lives as
+        // long as `shared`; the struct owns both and drops the cursor first
+        // (field order), and never hands the borrow out.
+        let entries = unsafe {
+            std::mem::transmute::<Box<dyn Iterator<Item = (Blob, Entry)> + Send + '_>, Box<Entries>>(entries)
+        };
+        Cursor { entries, shared, taken: 0 }
+    }
+
+    fn next(&mut self) -> Option<(Blob, Entry)> {
+        let next = self.entries.next();
+        self.taken += usize::from(next.is_some());
+        next
+    }
+
+    /// The entries not yet handed out, if the table does not change.
+    fn remaining(&self) -> usize {
+        self.shared.map.len().saturating_sub(self.taken)
+    }
+}
+
+/// An iterator over a table's keys, values or items: walks the live table
+/// (not a copy), never raises for concurrent changes, and sees each entry
+/// present for the whole iteration exactly once.
 #[pyclass(module = "ferrets._native", frozen)]
 pub struct TableIterator {
-    entries: Mutex<std::vec::IntoIter<(Blob, Entry)>>,
+    cursor: Mutex<Cursor>,
     part: Part,
 }
 
@@ -1057,7 +1103,9 @@ impl TableIterator {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let next = self.entries.lock().unwrap_or_else(|e| e.into_inner()).next();
+        // Decoded after the lock is released: building a container may run
+        // Python code, which may use this iterator from another thread.
+        let next = self.cursor.lock().unwrap_or_else(|e| e.into_inner()).next();
         let Some((k, e)) = next else { return Ok(None) };
         Ok(Some(match self.part {
             Part::Keys => decode_key(py, &k, &e)?,
@@ -1068,8 +1116,9 @@ impl TableIterator {
         }))
     }
 
+    /// The entries left if the table does not change meanwhile (an estimate).
     fn __length_hint__(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.cursor.lock().unwrap_or_else(|e| e.into_inner()).remaining()
     }
 }
 

@@ -504,3 +504,42 @@ def test_fast_set_get_and_incr_of_new_and_long_entries() -> None:
     t["l"] = 3  # a long value replaced by a short one...
     assert t.incr("l") == 4  # ...which is then added to in place
     assert t == {"n": 1, "s": "short", "l": 4, 7: None, "new": 2}
+
+
+def test_iteration_walks_the_live_table_and_sees_stable_entries_once() -> None:
+    t = ferrets.Table()
+    t.update((i, i) for i in range(5000))
+    it = iter(t)
+    assert it.__length_hint__() == 5000
+    seen: list[Any] = []
+    deleted: set[Any] = set()
+    added: set[Any] = set()
+    for n, k in enumerate(it):
+        seen.append(k)
+        if n == 0:
+            assert it.__length_hint__() == 4999
+        if n % 10 == 0:
+            # Delete entries (maybe ahead of the cursor), add others (which
+            # the cursor may or may not reach).
+            deleted.add(4999 - n)
+            t.pop(4999 - n, None)
+            added.add(f"new{n}")
+            t[f"new{n}"] = n
+    stable = set(range(5000)) - deleted
+    assert len(seen) == len(set(seen)), "no entry twice"
+    assert stable <= set(seen), "every entry present throughout"
+    assert set(seen) <= stable | deleted | added
+    items = list(t.items())
+    assert len(list(t.values())) == len(items) == len(t) == 5000 - len(deleted & set(range(5000))) + len(added)
+    assert dict(items) == t.to_dict()
+
+
+def test_iteration_copies_a_batch_at_a_time_not_the_table() -> None:
+    t = ferrets.Table()
+    t.update((i, i) for i in range(5000))
+    it = iter(t)
+    next(it)
+    t.clear()
+    rest = list(it)  # at most what the cursor had already copied
+    assert len(rest) < 1000
+    assert len(rest) == len(set(rest))

@@ -38,7 +38,7 @@ class Table(MutableMapping[Any, Any]):
     def __len__(self) -> int:
         """The number of entries."""
     def __iter__(self) -> TableIterator:
-        """Iterate over a snapshot of the keys."""
+        """Iterate over the keys (walks the live table; never fails under concurrent writes)."""
     def __eq__(self, other: object, /) -> bool:
         """Equal to a mapping with the same items (compared on a snapshot)."""
     def __ne__(self, other: object, /) -> bool:
@@ -71,15 +71,15 @@ class Table(MutableMapping[Any, Any]):
     def clear(self) -> None:
         """Remove every entry."""
     def keys(self) -> TableKeysView:
-        """A set-like view of the keys (iterates over a snapshot)."""
+        """A set-like view of the keys (iterates over the live table)."""
     def values(self) -> TableValuesView:
-        """A view of the values (iterates over a snapshot)."""
+        """A view of the values (iterates over the live table)."""
     def items(self) -> TableItemsView:
-        """A set-like view of the items (iterates over a snapshot)."""
+        """A set-like view of the items (iterates over the live table)."""
     def _iter_values(self) -> TableIterator:
-        """An iterator over a snapshot of the values (used by ``values()``)."""
+        """An iterator over the values (used by ``values()``)."""
     def _iter_items(self) -> TableIterator:
-        """An iterator over a snapshot of the items (used by ``items()``)."""
+        """An iterator over the items (used by ``items()``)."""
     def copy(self) -> Table:
         """A new anonymous table with a snapshot of the entries."""
     def to_dict(self) -> dict[Any, Any]:
@@ -97,12 +97,12 @@ class Table(MutableMapping[Any, Any]):
 
 @final
 class TableIterator(Iterator[Any]):
-    """An iterator over a snapshot of a table's keys, values or items."""
+    """An iterator over a table's keys, values or items (a cursor over the live table)."""
 
     def __iter__(self) -> TableIterator:
         """The iterator itself."""
     def __next__(self) -> Any:
-        """The next key, value or ``(key, value)`` of the snapshot."""
+        """The next key, value or ``(key, value)``."""
     def __length_hint__(self) -> int:
         """How many entries are left."""
 

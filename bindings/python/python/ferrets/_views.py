@@ -1,8 +1,8 @@
 """Views returned by ``Table.keys()``, ``values()`` and ``items()``.
 
 They are the standard ``collections.abc`` views (set operations included),
-except that they iterate over a snapshot of the table, so they never fail
-when other threads write meanwhile.
+except that they iterate with the table's cursor, so they never fail when
+other threads write meanwhile (entries present throughout are seen once).
 """
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ __all__ = ["TableItemsView", "TableKeysView", "TableValuesView"]
 
 
 class TableKeysView(KeysView[Any]):
-    """A set-like view of a table's keys; iterates over a snapshot."""
+    """A set-like view of a table's keys; iterates over the live table."""
 
     __slots__ = ()
 
 
 class TableValuesView(ValuesView[Any]):
-    """A view of a table's values; iterates over a snapshot."""
+    """A view of a table's values; iterates over the live table."""
 
     __slots__ = ()
 
     def __iter__(self) -> Iterator[Any]:
-        """Iterate over a snapshot of the values."""
+        """Iterate over the values."""
         return self._mapping._iter_values()  # type: ignore[attr-defined, no-any-return]
 
     def __contains__(self, value: object) -> bool:
@@ -34,10 +34,10 @@ class TableValuesView(ValuesView[Any]):
 
 
 class TableItemsView(ItemsView[Any, Any]):
-    """A set-like view of a table's ``(key, value)`` items; iterates over a snapshot."""
+    """A set-like view of a table's ``(key, value)`` items; iterates over the live table."""
 
     __slots__ = ()
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
-        """Iterate over a snapshot of the items."""
+        """Iterate over the items."""
         return self._mapping._iter_items()  # type: ignore[attr-defined, no-any-return]
