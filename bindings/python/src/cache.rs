@@ -23,6 +23,16 @@
 //! a read of the table would decode it), and a fill stores what a read
 //! decoded while holding the GIL, so no write came in between.
 //!
+//! A slot also records the address of the table entry it was read from, so
+//! that `t[k] = v` and `incr` over a short value write it in place without
+//! pinning or probing the table ([`ReadCache::write_through`]). While the
+//! slot is valid that entry is still linked: it is unlinked only by a write
+//! to its key, which invalidates the slot before the GIL can move, or by a
+//! bulk write, which invalidates every slot first. And the core never moves
+//! or frees a linked entry (entries are boxed and never move, resizes copy
+//! the pointers; an entry is retired only once unlinked), which the tests
+//! of `table` check. So the address stays valid for as long as the slot.
+//!
 //! Cached objects are immutable (`int`, `float`, `str`, `bool`, `None`,
 //! short `bytes`) and short (inline values, see `value`), so sharing one
 //! between readers is safe and the memory held is bounded: at most
@@ -44,12 +54,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyString};
 
 use crate::gil::Serial;
+use crate::table::Entry;
 
 /// Slots per set.
 const WAYS: usize = 4;
 /// Slots of a new cache.
 const MIN_SLOTS: usize = 64;
-/// Slots at most (512 KiB of slots).
+/// Slots at most (640 KiB of slots).
 pub const MAX_SLOTS: usize = 1 << 14;
 
 /// One cached read.
@@ -62,9 +73,12 @@ struct Slot {
     hash: u64,
     /// Valid while equal to [`Inner::tag`] of its set (0: empty).
     tag: u64,
+    /// The table entry the value was read from (null: unknown), linked
+    /// while the slot is valid (see the module docs).
+    entry: *const Entry,
 }
 
-const EMPTY: Slot = Slot { key: None, value: None, hash: 0, tag: 0 };
+const EMPTY: Slot = Slot { key: None, value: None, hash: 0, tag: 0, entry: std::ptr::null() };
 
 impl Slot {
     /// Whether this slot's key is `key`, whose hash is `h`.
@@ -99,7 +113,8 @@ pub struct ReadCache {
 // SAFETY: the state is only reached through `inner`, which requires the
 // `Serial` proof: one thread at a time, with the GIL handing it over (a
 // full synchronisation). The `Py` references it owns may be dropped by any
-// thread (pyo3 defers the decref when that thread is not attached).
+// thread (pyo3 defers the decref when that thread is not attached); the
+// entry addresses are only followed through `inner` too.
 unsafe impl Sync for ReadCache {}
 // SAFETY: as above.
 unsafe impl Send for ReadCache {}
@@ -242,23 +257,26 @@ impl ReadCache {
         unsafe { &mut *self.inner.get() }
     }
 
-    /// The valid slot of `key`, if any.
+    /// The index of the valid slot of `key`, if any.
     #[inline(always)]
-    fn find<'a>(inner: &'a Inner, key: &Bound<'_, PyAny>) -> Option<&'a Slot> {
+    fn find(inner: &Inner, key: &Bound<'_, PyAny>) -> Option<usize> {
         if inner.slots.is_empty() || !cacheable_key(key) {
             return None;
         }
         let h = hash_of(key)?;
         let set = inner.set_of(h);
         let tag = inner.tag(set);
-        inner.slots[set * WAYS..(set + 1) * WAYS].iter().find(|s| s.tag == tag && s.holds(h, key))
+        let first = set * WAYS;
+        let way = inner.slots[first..first + WAYS].iter().position(|s| s.tag == tag && s.holds(h, key))?;
+        Some(first + way)
     }
 
     /// The cached value of `key` (a new reference), if any.
     #[inline(always)]
     pub fn get<'py>(&self, serial: Serial<'py>, key: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
-        let slot = Self::find(self.inner(serial), key)?;
-        slot.value.as_ref().map(|v| v.bind(key.py()).clone())
+        let inner = self.inner(serial);
+        let i = Self::find(inner, key)?;
+        inner.slots[i].value.as_ref().map(|v| v.bind(key.py()).clone())
     }
 
     /// Whether `key` is known to be present.
@@ -267,14 +285,42 @@ impl ReadCache {
         Self::find(self.inner(serial), key).is_some()
     }
 
-    /// Records `value` (or, when `None`, only the presence) of `key`, just
-    /// read under the GIL; nothing if a bulk write runs or `key` is not
-    /// cacheable. `len` gives the table's entry count, to size the cache.
+    /// Writes the value of `key` in place through the entry its valid slot
+    /// recorded: `write` gets the entry and returns the new value's object
+    /// when it wrote (it must not run Python code), which becomes the cached
+    /// value. `None`: no such slot, or `write` did not write.
+    #[inline(always)]
+    pub fn write_through<'py>(
+        &self,
+        serial: Serial<'py>,
+        key: &Bound<'py, PyAny>,
+        write: impl FnOnce(&Entry) -> Option<Bound<'py, PyAny>>,
+    ) -> Option<Bound<'py, PyAny>> {
+        let inner = self.inner(serial);
+        let i = Self::find(inner, key)?;
+        let slot = &mut inner.slots[i];
+        if slot.entry.is_null() {
+            return None;
+        }
+        // SAFETY: the slot is valid, so its entry is linked in the table,
+        // hence alive and where it was recorded (see the module docs).
+        let value = write(unsafe { &*slot.entry })?;
+        if let Some(old) = slot.value.replace(value.clone().unbind()) {
+            release(serial, old);
+        }
+        Some(value)
+    }
+
+    /// Records `value` (or, when `None`, only the presence) of `key` and
+    /// the `entry` holding it, just read or written under the GIL; nothing
+    /// if a bulk write runs or `key` is not cacheable. `len` gives the
+    /// table's entry count, to size the cache.
     pub fn fill(
         &self,
         serial: Serial<'_>,
         key: &Bound<'_, PyAny>,
         value: Option<&Bound<'_, PyAny>>,
+        entry: *const Entry,
         len: impl FnOnce() -> usize,
     ) {
         let inner = self.inner(serial);
@@ -305,8 +351,13 @@ impl ReadCache {
                 first
             }
         };
-        let slot =
-            Slot { key: Some(key.clone().unbind()), value: value.map(|v| v.clone().unbind()), hash: h, tag };
+        let slot = Slot {
+            key: Some(key.clone().unbind()),
+            value: value.map(|v| v.clone().unbind()),
+            hash: h,
+            tag,
+            entry,
+        };
         std::mem::replace(&mut inner.slots[i], slot).release(serial);
     }
 

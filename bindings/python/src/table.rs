@@ -167,12 +167,12 @@ fn put(map: &Map, key: Blob, original: Option<Arc<[u8]>>, value: Value) -> bool 
     })
 }
 
-/// Stores the value `v` under the common key `k` (its own original, see
-/// `small_key_into`) in a new entry; always `true` (the write is done).
-#[inline]
-fn put_new(map: &Map, k: &[u8], v: &[u8]) -> bool {
-    put(map, Blob::new(k), None, Value::new(v));
-    true
+/// A common value, encoded for `t[k] = v`'s fast path.
+enum Short {
+    /// An int of 64 bits, written from registers.
+    Int(i64),
+    /// Any other common value's encoding.
+    Bytes(Blob),
 }
 
 /// The bytes of a value being removed based on them (`pop`): sealed first,
@@ -185,8 +185,15 @@ fn final_value(e: &Entry) -> Bytes {
 /// Runs an in-place write on the value under `key`; whether it took.
 #[inline]
 fn overwrite(map: &Map, key: &KeyBytes, write: impl FnOnce(&Value) -> bool) -> bool {
+    overwrite_entry(map, key, write).is_some()
+}
+
+/// [`overwrite`], giving the address of the entry written (for the read
+/// cache, see `cache`; only valid while the entry stays linked).
+#[inline(always)]
+fn overwrite_entry(map: &Map, key: &KeyBytes, write: impl FnOnce(&Value) -> bool) -> Option<*const Entry> {
     let pinned = ferrets_core::pinned();
-    map.get_ref(key, &pinned).is_some_and(|e| write(&e.value))
+    map.get_ref(key, &pinned).filter(|e| write(&e.value)).map(|e| e as *const Entry)
 }
 
 fn decode_key<'py>(py: Python<'py>, key: &Blob, entry: &Entry) -> PyResult<Bound<'py, PyAny>> {
@@ -298,12 +305,13 @@ impl Table {
         let Some(entry) = self.map().get_ref(KeyBytes::new(&stack[..n]), &pinned) else {
             return Some(None);
         };
+        let at: *const Entry = entry;
         let (bytes, short) = match entry.value.int_or_bytes() {
             Ok(n) => {
                 drop(pinned);
                 let v = n.into_pyobject(py).unwrap_or_else(|e| match e {}).into_any();
                 if let Some(s) = serial {
-                    self.cache().fill(s, key, Some(&v), || self.map().len());
+                    self.cache().fill(s, key, Some(&v), at, || self.map().len());
                 }
                 return Some(Some(v));
             }
@@ -319,7 +327,7 @@ impl Table {
         let v = decode(py, &bytes).ok()?;
         // Only short values are cached: the memory the cache holds stays small.
         if let (Some(s), true) = (serial, short) {
-            self.cache().fill(s, key, Some(&v), || self.map().len());
+            self.cache().fill(s, key, Some(&v), at, || self.map().len());
         }
         Some(Some(v))
     }
@@ -335,11 +343,14 @@ impl Table {
         }
         let mut stack = [0; SMALL];
         let n = small_key_into(key, &mut stack)?;
-        let found = self.map().contains_key(KeyBytes::new(&stack[..n]));
-        if let (Some(s), true) = (serial, found) {
-            self.cache().fill(s, key, None, || self.map().len());
+        let Some(s) = serial else { return Some(self.map().contains_key(KeyBytes::new(&stack[..n]))) };
+        let pinned = ferrets_core::pinned();
+        let at = self.map().get_ref(KeyBytes::new(&stack[..n]), &pinned).map(|e| e as *const Entry);
+        drop(pinned);
+        if let Some(at) = at {
+            self.cache().fill(s, key, None, at, || self.map().len());
         }
-        Some(found)
+        Some(at.is_some())
     }
 
     /// `t[k] = v`'s fast path: a common key and a common value (neither can
@@ -347,20 +358,41 @@ impl Table {
     /// in a new entry. `false`: nothing changed, take the full path.
     #[inline(always)]
     pub(crate) fn set_fast(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> bool {
+        let serial = serial(key.py());
+        let v = if value.is_exact_instance_of::<PyInt>() {
+            let Some(n) = small_int(value) else { return false };
+            Short::Int(n)
+        } else {
+            let Some(b) = small_value(value) else { return false };
+            Short::Bytes(b)
+        };
+        let write = |c: &Value| match &v {
+            Short::Int(n) => c.overwrite_int(*n, serial),
+            Short::Bytes(b) => c.overwrite(b, serial),
+        };
+        // The value is immutable and short (a common one): the read cache
+        // keeps it as is.
+        if let Some(s) = serial {
+            if self.cache().write_through(s, key, |e| write(&e.value).then(|| value.clone())).is_some() {
+                return true;
+            }
+        }
         let mut stack = [0; SMALL];
         let Some(n) = small_key_into(key, &mut stack) else { return false };
-        let k = KeyBytes::new(&stack[..n]);
-        let serial = serial(key.py());
-        let written = if value.is_exact_instance_of::<PyInt>() {
-            let Some(v) = small_int(value) else { return false };
-            overwrite(self.map(), k, |c| c.overwrite_int(v, serial))
-                || put_new(self.map(), &stack[..n], &int_bytes(v))
-        } else {
-            let Some(v) = small_value(value) else { return false };
-            overwrite(self.map(), k, |c| c.overwrite(&v, serial)) || put_new(self.map(), &stack[..n], &v)
+        if let Some(at) = overwrite_entry(self.map(), KeyBytes::new(&stack[..n]), write) {
+            if let Some(s) = serial {
+                self.cache().fill(s, key, Some(value), at, || self.map().len());
+            }
+            return true;
+        }
+        // A common key is its own original (see `small_key_into`).
+        let bytes = match &v {
+            Short::Int(n) => Value::new(&int_bytes(*n)),
+            Short::Bytes(b) => Value::new(b),
         };
+        put(self.map(), Blob::new(&stack[..n]), None, bytes);
         self.forget(key);
-        written
+        true
     }
 
     /// `t.incr(k)`'s fast path for a common key: an inline int is added to
@@ -368,14 +400,26 @@ impl Table {
     /// the full path (which raises for a non-int, or goes beyond 64 bits).
     #[inline(always)]
     pub(crate) fn incr_fast<'py>(&self, key: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+        let py = key.py();
+        let serial = serial(py);
+        let int = |n: i64| n.into_pyobject(py).unwrap_or_else(|e| match e {}).into_any();
+        if let Some(s) = serial {
+            if let Some(v) = self.cache().write_through(s, key, |e| e.value.add_int(1, serial).map(int)) {
+                return Some(v);
+            }
+        }
         let mut stack = [0; SMALL];
         let n = small_key_into(key, &mut stack)?;
-        let serial = serial(key.py());
         let mut sum = None;
-        overwrite(self.map(), KeyBytes::new(&stack[..n]), |v| {
+        let at = overwrite_entry(self.map(), KeyBytes::new(&stack[..n]), |v| {
             sum = v.add_int(1, serial);
             sum.is_some()
         });
+        if let (Some(at), Some(s), Some(n)) = (at, serial, sum) {
+            let v = int(n);
+            self.cache().fill(s, key, Some(&v), at, || self.map().len());
+            return Some(v);
+        }
         if sum.is_none() {
             // Absent (or not inline): the general 64-bit path, if it succeeds.
             let k = Key { norm: Blob::new(&stack[..n]), original: None };
@@ -385,7 +429,7 @@ impl Table {
         }
         // Right after the write (harmless when there was none).
         self.forget(key);
-        Some(sum?.into_pyobject(key.py()).unwrap_or_else(|e| match e {}).into_any())
+        Some(int(sum?))
     }
 
     /// A copy of every entry. Large tables are copied with the GIL released.
@@ -1203,6 +1247,39 @@ mod tests {
         assert!(matches!(add_small(&map, &k, 1, 0, None), Incr::NotAnInt(_)));
         put(&map, k.norm.clone(), None, Value::new(&[crate::codec::BYTES; 40]));
         assert!(matches!(add_small(&map, &k, 1, 0, None), Incr::NotAnInt(_)), "a long value");
+    }
+
+    #[test]
+    fn linked_entries_keep_their_address_through_resizes() {
+        // The read cache writes through recorded entry addresses without
+        // pinning (see `cache`): that needs the core to never move a linked
+        // entry, even while partitions grow, shrink and rehash around it.
+        let map = Map::with_options(TableOptions { partitions: Some(2), capacity: 0 });
+        let tracked: Vec<Key> = (0..64).map(|i| key(&format!("tracked{i}"))).collect();
+        for k in &tracked {
+            put(&map, k.norm.clone(), None, Value::new(&int_bytes(0)));
+        }
+        let before: Vec<usize> = tracked.iter().map(|k| entry_addr(&map, k)).collect();
+        for i in 0..100_000i64 {
+            put(&map, key(&format!("other{i}")).norm, None, Value::new(&int_bytes(i)));
+            if i % 3 == 0 {
+                map.remove::<KeyBytes>(key(&format!("other{}", i / 2)).norm.borrow());
+            }
+            if i % 1000 == 0 {
+                for k in &tracked {
+                    assert!(overwrite(&map, k.norm.borrow(), |v| v.overwrite_int(i, None)));
+                }
+            }
+        }
+        let after: Vec<usize> = tracked.iter().map(|k| entry_addr(&map, k)).collect();
+        assert_eq!(before, after);
+        assert!(before.iter().all(|&a| a != 0));
+        // Shrinking back (a clear of the others) keeps them in place too.
+        for i in 0..100_000i64 {
+            map.remove::<KeyBytes>(key(&format!("other{i}")).norm.borrow());
+        }
+        assert_eq!(map.len(), tracked.len());
+        assert_eq!(tracked.iter().map(|k| entry_addr(&map, k)).collect::<Vec<_>>(), before);
     }
 
     #[test]

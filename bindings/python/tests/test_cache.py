@@ -232,3 +232,43 @@ def test_readers_in_threads_never_go_back_in_time() -> None:
         sys.setswitchinterval(interval)
     assert not errors, errors
     assert all(t[k] == 2000 for k in keys)
+
+
+def test_writes_through_the_cache_land_in_the_table() -> None:
+    # `t[k] = v` and `incr` on a cached key write the entry the cache
+    # recorded; `to_dict` reads the table itself, not the cache.
+    t = ferrets.Table()
+    t["k"] = 1
+    assert t["k"] == 1
+    for v in [2, "short", 2.5, None, True, 10**12, -(2**63), b"b"]:
+        t["k"] = v
+        assert t["k"] == v and type(t["k"]) is type(v)
+        assert t.to_dict() == {"k": v}
+    t["k"] = "long " * 20  # too long to write in place: a new entry
+    assert t.to_dict() == {"k": "long " * 20} and t["k"] == "long " * 20
+    t["k"] = 5
+    t["k"] = 6
+    assert t.to_dict() == {"k": 6} and t["k"] == 6
+    for _ in range(10):
+        t.incr("k")
+    assert t["k"] == 16 and t.to_dict() == {"k": 16}
+    t["k"] = 2**63 - 1
+    assert t["k"] == 2**63 - 1
+    assert t.incr("k") == 2**63  # beyond 64 bits: not in place
+    assert t.to_dict() == {"k": 2**63} and t["k"] == 2**63
+    t["k"] = 1
+    assert t["k"] == 1
+    assert t.pop("k") == 1
+    t["k"] = 7  # the popped entry is gone: a new one
+    assert t.to_dict() == {"k": 7} and t["k"] == 7
+    del t["k"]
+    t["k"] = 8
+    t["k"] = 9
+    assert t.to_dict() == {"k": 9} and t["k"] == 9
+    t.update({"k": 10})
+    t["k"] = 11
+    assert t.to_dict() == {"k": 11} and t["k"] == 11
+    t.clear()
+    t["k"] = 12
+    assert t.to_dict() == {"k": 12} and t["k"] == 12
+    assert t.incr("k") == 13 and t.to_dict() == {"k": 13}
