@@ -41,6 +41,11 @@
 //! references at any point of a call. An invalidated slot keeps its
 //! references until it is reused (or the table cleared or freed).
 //!
+//! The cache pays when keys repeat: when a window of fills sees fewer hits
+//! than fills (random reads over more keys than it holds), it sits out the
+//! next 262,144 lookups, so that a cold workload pays for it in one
+//! lookup in 256.
+//!
 //! Layout: 4-way set-associative, the set chosen by the key's Python hash
 //! (equal keys have equal hashes, so `1` and `1.0` meet in one set), sized
 //! for four slots per entry of the table, between [`MIN_SLOTS`] and
@@ -62,6 +67,10 @@ const WAYS: usize = 4;
 const MIN_SLOTS: usize = 64;
 /// Slots at most (640 KiB of slots).
 pub const MAX_SLOTS: usize = 1 << 14;
+/// Fills per verdict on whether the cache pays (see [`Inner::skip`]).
+const WINDOW: u64 = 1024;
+/// Lookups the cache sits out after a window with fewer hits than fills.
+const SIT_OUT: u32 = 1 << 18;
 
 /// One cached read.
 struct Slot {
@@ -100,6 +109,15 @@ struct Inner {
     bulk: usize,
     /// Fills since the size was last checked.
     fills: usize,
+    /// Hits and fills in the current window.
+    window_hits: u64,
+    window_fills: u64,
+    /// Lookups left to sit out: a cache that misses more often than it
+    /// hits (keys that do not repeat, or more hot keys than slots) only
+    /// adds work (a fill per miss, each touching objects and slots that
+    /// are cold), so after such a window it stays out of the way for a
+    /// while, then tries again. Writes still invalidate meanwhile.
+    skip: u32,
     slots: Box<[Slot]>,
     /// One per set: bumped to invalidate the set's slots.
     stamps: Box<[u32]>,
@@ -126,6 +144,9 @@ impl Default for ReadCache {
                 version: 1,
                 bulk: 0,
                 fills: 0,
+                window_hits: 0,
+                window_fills: 0,
+                skip: 0,
                 slots: Box::new([]),
                 stamps: Box::new([]),
             }),
@@ -257,9 +278,14 @@ impl ReadCache {
         unsafe { &mut *self.inner.get() }
     }
 
-    /// The index of the valid slot of `key`, if any.
+    /// The index of the valid slot of `key`, if any (none while the cache
+    /// sits out).
     #[inline(always)]
-    fn find(inner: &Inner, key: &Bound<'_, PyAny>) -> Option<usize> {
+    fn find(inner: &mut Inner, key: &Bound<'_, PyAny>) -> Option<usize> {
+        if inner.skip > 0 {
+            inner.skip -= 1;
+            return None;
+        }
         if inner.slots.is_empty() || !cacheable_key(key) {
             return None;
         }
@@ -268,6 +294,7 @@ impl ReadCache {
         let tag = inner.tag(set);
         let first = set * WAYS;
         let way = inner.slots[first..first + WAYS].iter().position(|s| s.tag == tag && s.holds(h, key))?;
+        inner.window_hits += 1;
         Some(first + way)
     }
 
@@ -327,6 +354,20 @@ impl ReadCache {
         if inner.bulk > 0 || !cacheable_key(key) {
             return;
         }
+        if inner.skip == 0 {
+            inner.window_fills += 1;
+            if inner.window_fills >= WINDOW {
+                if inner.window_hits < inner.window_fills {
+                    inner.skip = SIT_OUT;
+                }
+                inner.window_hits = 0;
+                inner.window_fills = 0;
+            }
+        }
+        if inner.skip > 0 {
+            // Not recorded, yet this may be a write: what was cached goes.
+            return Self::forget_in(inner, serial, key);
+        }
         inner.fills += 1;
         if inner.slots.is_empty() || inner.fills > inner.slots.len() {
             inner.fills = 0;
@@ -366,7 +407,12 @@ impl ReadCache {
     /// cached one: `1.0` and `1`), every slot.
     #[inline(always)]
     pub fn forget(&self, serial: Serial<'_>, key: &Bound<'_, PyAny>) {
-        let inner = self.inner(serial);
+        Self::forget_in(self.inner(serial), serial, key);
+    }
+
+    /// [`ReadCache::forget`] on the borrowed state.
+    #[inline(always)]
+    fn forget_in(inner: &mut Inner, serial: Serial<'_>, key: &Bound<'_, PyAny>) {
         if inner.slots.is_empty() {
             return;
         }

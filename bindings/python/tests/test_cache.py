@@ -272,3 +272,28 @@ def test_writes_through_the_cache_land_in_the_table() -> None:
     t["k"] = 12
     assert t.to_dict() == {"k": 12} and t["k"] == 12
     assert t.incr("k") == 13 and t.to_dict() == {"k": 13}
+
+
+def test_a_cache_that_misses_sits_out_and_stays_exact() -> None:
+    # Reads that do not repeat make the cache step aside for a while (it
+    # only adds work then); writes made meanwhile must be seen after it
+    # comes back.
+    t = ferrets.Table()
+    t.update((i, i) for i in range(50_000))
+    hot = range(300)
+    for _ in range(2):
+        for i in hot:
+            assert t[i] == i  # cached
+    for i in range(50_000):
+        assert t[i] == i  # each key once: mostly misses, so it steps aside
+    for i in hot[::7]:
+        t[i] = -i  # written while the cache sits out
+    unwritten = [i for i in hot if i % 7]
+    for n in range(300_000):
+        t.get(unwritten[n % len(unwritten)])  # until the cache is back, hitting
+    for _ in range(2):
+        for i in hot:
+            assert t[i] == (-i if i % 7 == 0 else i)
+    for i in hot:
+        t.incr(i)
+        assert t[i] == (-i if i % 7 == 0 else i) + 1
