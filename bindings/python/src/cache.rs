@@ -72,6 +72,15 @@ const WINDOW: u64 = 1024;
 /// Lookups the cache sits out after a window with fewer hits than fills.
 const SIT_OUT: u32 = 1 << 18;
 
+/// What a [`ReadCache::fill`] follows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// A read: nothing changed.
+    Read,
+    /// A write to the key.
+    Write,
+}
+
 /// One cached read.
 struct Slot {
     /// The key, a common one (exact `str`, `int` or `None`).
@@ -339,15 +348,16 @@ impl ReadCache {
     }
 
     /// Records `value` (or, when `None`, only the presence) of `key` and
-    /// the `entry` holding it, just read or written under the GIL; nothing
-    /// if a bulk write runs or `key` is not cacheable. `len` gives the
-    /// table's entry count, to size the cache.
+    /// the `entry` holding it, just read or written under the GIL (`after`);
+    /// nothing if a bulk write runs or `key` is not cacheable. `len` gives
+    /// the table's entry count, to size the cache.
     pub fn fill(
         &self,
         serial: Serial<'_>,
         key: &Bound<'_, PyAny>,
         value: Option<&Bound<'_, PyAny>>,
         entry: *const Entry,
+        after: After,
         len: impl FnOnce() -> usize,
     ) {
         let inner = self.inner(serial);
@@ -365,8 +375,13 @@ impl ReadCache {
             }
         }
         if inner.skip > 0 {
-            // Not recorded, yet this may be a write: what was cached goes.
-            return Self::forget_in(inner, serial, key);
+            // Not recorded; after a write, what was cached goes. (A read
+            // leaves the stamps alone: on a cold workload they are not in
+            // the processor's cache either.)
+            if after == After::Write {
+                Self::forget_in(inner, serial, key);
+            }
+            return;
         }
         inner.fills += 1;
         if inner.slots.is_empty() || inner.fills > inner.slots.len() {

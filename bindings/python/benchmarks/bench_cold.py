@@ -1,0 +1,67 @@
+"""Reads and writes that do not repeat: random keys over a big table.
+
+The read cache of ``ferrets.Table`` pays when keys repeat; here they mostly
+do not (200,000 random picks among N keys), so this shows what a cache miss
+costs. Run from the repository root::
+
+    .venv/bin/python bindings/python/benchmarks/bench_cold.py [N ...]   # default: 100000 1000000
+
+Prints, per table size, the median thread CPU ns per op over 5 passes.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ferrets
+
+try:
+    import cachebox
+except ImportError:
+    sys.exit("install the peer first: .venv/bin/python -m pip install cachebox==6.*")
+
+PICKS = 200_000
+OPS = {"get": "m[k]", "set": "m[k] = 7", "in": "k in m"}
+
+
+def compile_loop(body: str) -> Callable[[Any, list[str]], int]:
+    src = f"def run(m, keys):\n    t0 = clock()\n    for k in keys:\n        {body}\n    return clock() - t0\n"
+    ns: dict[str, Any] = {"clock": time.thread_time_ns}
+    exec(src, ns)  # noqa: S102 - benchmark loops, generated from constants above
+    return ns["run"]  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    sizes = [int(a) for a in sys.argv[1:]] or [100_000, 1_000_000]
+    subjects: dict[str, Callable[[], Any]] = {
+        "ferrets.Table": ferrets.Table,
+        "cachebox.LRUCache": lambda: cachebox.LRUCache(maxsize=1 << 30),
+        "dict": dict,
+    }
+    print("| keys | op | " + " | ".join(subjects) + " |")
+    print("|---:|---|" + "---:|" * len(subjects))
+    for n in sizes:
+        keys = [f"key:{i}" for i in range(n)]
+        rng = random.Random(1)
+        picks = [keys[rng.randrange(n)] for _ in range(PICKS)]
+        tables = {}
+        for name, factory in subjects.items():
+            m = factory()
+            for k in keys:
+                m[k] = 12345
+            tables[name] = m
+        for op, body in OPS.items():
+            run = compile_loop(body)
+            cells = []
+            for name, m in tables.items():
+                cells.append(f"{statistics.median(run(m, picks) / PICKS for _ in range(5)):.0f}")
+            print(f"| {n:,} | {op} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
