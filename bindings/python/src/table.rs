@@ -214,11 +214,13 @@ enum Part {
 /// (it is a ``collections.abc.MutableMapping``) whose every operation is
 /// atomic. Keys and values are stored by value: ``None``, ``bool``, ``int``,
 /// ``float``, ``str``, ``bytes``, and ``tuple``/``list``/``dict`` of those
-/// (keys must be hashable: no ``list``/``dict``). Equal keys (``1``, ``True``,
-/// ``1.0``) are the same key, as in a dict. Iteration walks the live table
-/// with a cursor, a short batch at a time: it never fails under concurrent
-/// writes and sees each entry present throughout exactly once; its order is
-/// arbitrary.
+/// (keys must be hashable: no ``list``/``dict``); containers come back as new
+/// copies, while a short immutable value read again may be the very object
+/// read before (a per-table read cache, exact under concurrent writes).
+/// Equal keys (``1``, ``True``, ``1.0``) are the same key, as in a dict.
+/// Iteration walks the live table with a cursor, a short batch at a time: it
+/// never fails under concurrent writes and sees each entry present
+/// throughout exactly once; its order is arbitrary.
 ///
 /// With ``name``, the table is also registered so ``ferrets.open(name)`` finds
 /// it from any thread, until ``drop()``.
