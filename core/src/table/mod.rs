@@ -402,9 +402,12 @@ where
                     slot.compare_exchange(word, new as usize, Ordering::AcqRel, Ordering::Acquire).is_ok()
                 }
                 (Spot::Vacant { group, lane, claim, .. }, None) => {
-                    if part.len() >= t.max_live && !std::ptr::eq(part.root(), t) {
-                        // Inserting into a table still being filled by a resize:
-                        // finish that resize first so this one can grow in turn.
+                    let target = !std::ptr::eq(part.root(), t);
+                    let live = part.len();
+                    if target && (live >= t.max_live || (claim.is_some() && !t.room_for_fresh(live))) {
+                        // Inserting into a table still being filled by a resize,
+                        // and it is (nearly) full: finish that resize first so
+                        // this one can grow in turn.
                         self.finish_before(part, t, &guard);
                         false
                     } else {
@@ -420,6 +423,9 @@ where
                                 .is_ok(),
                             None => true,
                         };
+                        if claimed && claim.is_some() && target {
+                            t.count_lane();
+                        }
                         claimed
                             && group.slots[lane]
                                 .compare_exchange(0, new as usize, Ordering::AcqRel, Ordering::Acquire)

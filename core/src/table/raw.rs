@@ -25,7 +25,15 @@ pub(crate) struct Migration {
     pub(crate) claimed: AtomicUsize,
     /// Chunks fully copied.
     pub(crate) done: AtomicUsize,
+    /// Lanes claimed in this table while it was the target of a resize
+    /// (by copies and by writers), see [`RawTable::room_for_fresh`].
+    pub(crate) lanes: AtomicUsize,
 }
+
+/// Lanes a resize target keeps free beyond the live count, for the entries
+/// that writers racing the start of the resize may still add to its source
+/// and for the lag of the partition's live counter.
+const LANE_MARGIN: usize = 2 * WIDTH;
 
 /// Groups copied per help step: 14 slots, about a microsecond per writer.
 pub(crate) const CHUNK: usize = if cfg!(loom) { 1 } else { 2 };
@@ -96,6 +104,25 @@ impl<K, V> RawTable<K, V> {
     /// Bytes of the table itself (not the entries).
     pub(crate) fn bytes(&self) -> usize {
         size_of::<Self>() + self.groups.len() * size_of::<Group>()
+    }
+
+    /// Whether a writer may claim a never-claimed lane of this table while
+    /// it is the target of a resize, with `live` live entries in the
+    /// partition: only if the lanes left then still hold every entry the
+    /// copy may bring (at most `live`, plus [`LANE_MARGIN`]). Lanes, once
+    /// claimed, stay claimed until the next resize, and removed keys keep
+    /// theirs, so without this bound writers churning through many keys
+    /// could fill a target (a shrink's especially) before the copy into it
+    /// is done, leaving the copy nowhere to go. A writer refused here
+    /// finishes the copy first; the table is then the root and grows or
+    /// rehashes like any other.
+    pub(crate) fn room_for_fresh(&self, live: usize) -> bool {
+        self.migration.lanes.load(Ordering::Relaxed) + live + LANE_MARGIN < self.groups.len() * WIDTH
+    }
+
+    /// Records a lane claimed while this table is a resize target.
+    pub(crate) fn count_lane(&self) {
+        self.migration.lanes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Chunks a resize hands out.

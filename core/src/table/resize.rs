@@ -212,9 +212,9 @@ where
             match t.locate(&e.key, h) {
                 Spot::Found { .. } | Spot::Frozen => return,
                 Spot::Full => {
-                    // Unreachable by sizing: the target holds twice the live
-                    // entries and writers stop inserting into it before it is
-                    // three-quarters full. Yield rather than spin hot.
+                    // Unreachable: writers leave a target room for every
+                    // entry still to be copied (`RawTable::room_for_fresh`).
+                    // Yield rather than spin hot.
                     std::thread::yield_now();
                 }
                 Spot::Vacant { group, lane, claim, .. } => {
@@ -227,6 +227,7 @@ where
                         {
                             continue;
                         }
+                        t.count_lane();
                     }
                     if group.slots[lane].compare_exchange(0, ptr, Ordering::AcqRel, Ordering::Acquire).is_ok()
                     {

@@ -124,3 +124,61 @@ fn lookups_during_a_grow_never_touch_dropped_entries() {
         }
     }
 }
+
+/// A resize whose chunks are all claimed by helpers that stalled (a thread
+/// preempted mid-chunk) while writers churn through fresh keys: each fresh
+/// key claims a lane in the target and keeps it when removed, so before
+/// writers were bounded (`RawTable::room_for_fresh`) they filled the target
+/// and the copy (resumed, or finished by a writer) found no room and spun
+/// forever.
+#[test]
+fn churn_during_a_stalled_resize_leaves_room_for_the_copy() {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done2 = done.clone();
+    // On another thread, so that a copy with nowhere to go fails the test
+    // instead of hanging it.
+    std::thread::spawn(move || {
+        let t: Table<u64, u64> = Table::with_options(TableOptions { partitions: Some(1), capacity: 0 });
+        let part = &t.partitions[0];
+        let mut n = 0u64;
+        // Grow until a resize is under way (one chunk is copied when it starts).
+        while part.root().next().is_null() {
+            t.insert(n, n);
+            n += 1;
+        }
+        let live = t.len();
+        {
+            let _guard = pin();
+            let root = part.root();
+            // Every remaining chunk is now "claimed" by a helper that stalled.
+            root.migration.claimed.store(usize::MAX / 2, Ordering::Relaxed);
+            // SAFETY: `next` is set and reachable under our pin.
+            let lanes = unsafe { &*root.next() }.len() * WIDTH;
+            // Far more fresh keys than the target has lanes, each removed again.
+            for k in 1_000_000..1_000_000 + 4 * lanes as u64 {
+                t.insert(k, k);
+                assert!(t.remove(&k));
+            }
+        }
+        // The stalled helpers resume: the copy completes.
+        let guard = pin();
+        let root = part.root();
+        if !root.next().is_null() {
+            t.finish(part, root, &guard);
+        }
+        drop(guard);
+        assert_eq!(t.len(), live);
+        for k in 0..n {
+            assert_eq!(t.get(&k), Some(k), "key {k} lost");
+        }
+        done2.store(true, std::sync::atomic::Ordering::Release);
+    });
+    let start = std::time::Instant::now();
+    while !done.load(std::sync::atomic::Ordering::Acquire) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "a copy found no room (or a key was lost)"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
