@@ -20,9 +20,11 @@
 
 -define(NIF, 'Elixir.Ferrets.Native').
 
-%% Lists longer than this are inserted by a dirty NIF, so that no normal
-%% scheduler is held for more than about a millisecond.
--define(DIRTY_LIST, 2000).
+%% Lists longer than this (the NIF's `MAX_ISOLATED') are encoded and
+%% stored by a dirty NIF, so that no normal scheduler is held for more than
+%% about a millisecond; other callers help store them meanwhile, so that
+%% none sees the list half stored (see the NIF's `batch' module).
+-define(DIRTY_LIST, 1000).
 
 -type tab() :: atom() | reference().
 -export_type([tab/0]).
@@ -46,8 +48,9 @@ new(Name, Options) when is_atom(Name), is_list(Options) ->
 new(Name, Options) ->
     erlang:error(badarg, [Name, Options]).
 
-%% @doc Inserts an object or a list of objects, like `ets:insert/2'.
-%% Long lists are stored on a dirty scheduler.
+%% @doc Inserts an object or a list of objects, like `ets:insert/2': a list
+%% is stored atomically and isolated, whatever its length. Long lists are
+%% stored on a dirty scheduler.
 insert(Tab, Objects) when is_list(Objects), length(Objects) > ?DIRTY_LIST ->
     ?NIF:insert_dirty(Tab, Objects);
 insert(Tab, ObjectOrObjects) ->

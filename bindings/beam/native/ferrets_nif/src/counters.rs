@@ -249,9 +249,10 @@ fn parse_updates(elems: Term<'_>) -> Option<Vec<(usize, ErlNifTerm)>> {
         .collect()
 }
 
+lean_nif!("update_element" => update_element, 0, 1, 2);
+
 /// `update_element(Tab, Key, {Pos, Value} | [{Pos, Value}])`: `false` when
 /// `Key` is absent.
-#[rustler::nif]
 fn update_element<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>, elems: Term<'a>) -> NifResult<bool> {
     let t = resolve(env, tab, Access::Write)?;
     if t.kind != Kind::Set {

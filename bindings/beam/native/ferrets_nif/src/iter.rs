@@ -16,6 +16,7 @@ use rustler::{Encoder, Env, Error, NifResult, Term};
 use crate::atoms;
 use crate::codec;
 use crate::key::Key;
+use crate::lean::lean_nif;
 use crate::objects::with_key;
 use crate::ops::{objects_list, term, DIRTY_ABOVE};
 use crate::table::{resolve, Access, TableResource};
@@ -94,8 +95,9 @@ fn next_impl<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>, dirty: bool) -> Nif
     }
 }
 
+lean_nif!("first" => first, 0);
+
 /// `first(Tab)`; `too_big` asks for [`first_dirty`].
-#[rustler::nif]
 fn first<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
     first_impl(env, tab, false)
 }
@@ -106,8 +108,9 @@ fn first_dirty<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
     first_impl(env, tab, true)
 }
 
+lean_nif!("next" => next, 0, 1);
+
 /// `next(Tab, Key)`; `too_big` asks for [`next_dirty`].
-#[rustler::nif]
 fn next<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     next_impl(env, tab, key, false)
 }
@@ -133,8 +136,9 @@ fn tab2list_impl<'a>(env: Env<'a>, tab: Term<'a>, dirty: bool) -> NifResult<Term
     Ok(term(env, list))
 }
 
+lean_nif!("tab2list" => tab2list, 0);
+
 /// `tab2list(Tab)`; `too_big` asks for [`tab2list_dirty`].
-#[rustler::nif]
 fn tab2list<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
     tab2list_impl(env, tab, false)
 }

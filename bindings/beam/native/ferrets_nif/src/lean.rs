@@ -7,7 +7,9 @@
 //! arguments over as they are, and encodes a successful result directly.
 //! Everything else is rustler's: panics are caught, and errors go through
 //! its `handle_nif_result`, so a `badarg` or a panic ends exactly as with
-//! `#[rustler::nif]`.
+//! `#[rustler::nif]`. One addition: a call that finds a long list insert
+//! still being stored after helping for a while reschedules itself (see
+//! [`crate::batch`]).
 
 /// Registers `$f(env, arg0, arg1, ...)` as the normal-scheduler NIF `$name`
 /// taking one argument per index listed (`0, 1` for arity 2); `$f` takes an
@@ -34,9 +36,28 @@ macro_rules! lean_nif {
                     let args = unsafe { std::slice::from_raw_parts(argv, argc as usize) };
                     let result = std::panic::catch_unwind(move || {
                         // SAFETY: the terms belong to `env`.
-                        $f(env, $(unsafe { rustler::Term::new(env, args[$i]) }),+)
+                        crate::batch::yielding(|| $f(env, $(unsafe { rustler::Term::new(env, args[$i]) }),+))
                     });
                     match result {
+                        // A long list insert is being stored and this call
+                        // helped as long as it may: yield, then run again.
+                        Ok(Err(rustler::Error::RaiseAtom(a))) if a == crate::batch::BUSY => {
+                            // SAFETY: `env` is this call's process-bound
+                            // environment; `raw` has the NIF signature and
+                            // takes the same `argc` arguments at `argv`, which
+                            // the VM keeps for the rescheduled call.
+                            unsafe {
+                                rustler::sys::enif_consume_timeslice(env.as_c_arg(), 100);
+                                rustler::sys::enif_schedule_nif(
+                                    env.as_c_arg(),
+                                    concat!($name, "\0").as_ptr().cast(),
+                                    0,
+                                    raw,
+                                    argc,
+                                    argv,
+                                )
+                            }
+                        }
                         // The usual outcome, encoded directly (what rustler's
                         // `NifReturnable` does for it, minus two calls).
                         Ok(Ok(value)) => rustler::Encoder::encode(&value, env).as_c_arg(),

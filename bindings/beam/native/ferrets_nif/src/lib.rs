@@ -6,10 +6,11 @@
 //! Layout: [`codec`] encodes terms compactly, [`key`] and [`objects`] are what
 //! the `ferrets_core::Table` stores, [`table`] the table resource and access
 //! checks, [`options`] parses `new/2`, [`owner`] handles ownership and heirs,
-//! [`names`] the registries, and [`ops`], [`counters`], [`iter`], [`info`] the
+//! [`names`] the registries, [`batch`] the isolation of long list inserts, and [`ops`], [`counters`], [`iter`], [`info`] the
 //! NIFs themselves.
 
 mod atoms;
+mod batch;
 mod blob;
 mod cells;
 mod code;

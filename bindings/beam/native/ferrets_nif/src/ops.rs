@@ -64,6 +64,7 @@ fn new<'a>(env: Env<'a>, name: Atom, options: Term<'a>) -> NifResult<Term<'a>> {
         },
         extra: AtomicIsize::new(0),
         busy: AtomicU32::new(0),
+        batch: Mutex::new(None),
         multi: Mutex::new(()),
         snapshot: Mutex::new(None),
     });
@@ -90,7 +91,7 @@ fn encode_all(env: Env<'_>, t: &TableResource, objects: Term<'_>) -> NifResult<V
 }
 
 /// Stores one object according to the table type.
-fn put(t: &TableResource, key: Key, obj: Obj) {
+pub(crate) fn put(t: &TableResource, key: Key, obj: Obj) {
     match t.kind {
         Kind::Set => {
             t.table.insert(key, Entry::one(obj));
@@ -139,7 +140,7 @@ fn insert_impl<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<
         Ok(None) => {}
         Err(()) if objects.is_list() => {
             let all = encode_all(env, t, objects)?;
-            t.isolated(all.len(), || put_all(t, all, false));
+            t.insert_list(all, false);
         }
         Err(()) => return Err(Error::BadArg),
     }
@@ -175,13 +176,7 @@ fn insert_new_impl<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifRes
         let (k, o) = all.into_iter().next().ok_or(Error::BadArg)?;
         return Ok(t.table.insert_new(k, Entry::one(o)));
     }
-    Ok(t.isolated(all.len(), || {
-        if all.iter().any(|(k, _)| t.table.contains_key(k.bytes())) {
-            return false;
-        }
-        put_all(t, all, false);
-        true
-    }))
+    Ok(t.insert_list(all, true))
 }
 
 lean_nif!("lookup" => lookup, 0, 1);
@@ -265,8 +260,9 @@ fn delete_key<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool>
     Ok(true)
 }
 
+lean_nif!("delete_object" => delete_object, 0, 1);
+
 /// `delete_object(Tab, Object)`: removes every copy of exactly `Object`.
-#[rustler::nif]
 fn delete_object<'a>(env: Env<'a>, tab: Term<'a>, object: Term<'a>) -> NifResult<bool> {
     let t = resolve(env, tab, Access::Write)?;
     let (k, obj) = encode_object(env.as_c_arg(), object.as_c_arg(), t.keypos).map_err(|()| Error::BadArg)?;
@@ -297,16 +293,18 @@ fn delete_object<'a>(env: Env<'a>, tab: Term<'a>, object: Term<'a>) -> NifResult
     Ok(true)
 }
 
+lean_nif!("delete_table" => delete_table, 0);
+
 /// `delete(Tab)`.
-#[rustler::nif]
 fn delete_table<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<bool> {
     let t = resolve(env, tab, Access::Write)?;
     owner::delete(t);
     Ok(true)
 }
 
+lean_nif!("delete_all_objects" => delete_all_objects, 0);
+
 /// `delete_all_objects(Tab)` on a scheduler; `too_big` asks for the dirty variant.
-#[rustler::nif]
 fn delete_all_objects<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
     let t = resolve(env, tab, Access::Write)?;
     if t.table.len() > DIRTY_ABOVE {

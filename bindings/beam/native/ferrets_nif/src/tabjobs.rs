@@ -172,7 +172,8 @@ fn insert_job(t: &TableResource, objects: SavedTerm, ctx: &Ctx) -> SavedTerm {
         let all: Result<Vec<_>, ()> = list.iter().map(|o| encode(t, env.as_c_arg(), o.as_c_arg())).collect();
         match all {
             Ok(all) => {
-                put_all(t, all, false);
+                // Atomic and isolated like `insert/2` (see `crate::batch`).
+                t.insert_list(all, false);
                 ok_tuple(env, true)
             }
             Err(()) => error_tuple(env, atoms::badarg()),

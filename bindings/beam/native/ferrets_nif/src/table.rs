@@ -9,6 +9,7 @@ use ferrets_core::Table;
 use rustler::sys::{c_void, enif_get_resource, enif_self, ErlNifPid, ErlNifResourceType};
 use rustler::{Atom, Env, Error, LocalPid, Monitor, NifResult, Resource, ResourceArc, Term};
 
+use crate::batch::{Batch, MAX_ISOLATED};
 use crate::iter::Snapshot;
 use crate::key::Key;
 use crate::names;
@@ -58,9 +59,12 @@ pub struct TableResource {
     pub state: Mutex<OwnerState>,
     /// Set once by `delete/1` or the owner's death.
     pub deleted: AtomicBool,
-    /// Multi-object writes under way (see [`TableResource::isolated`]):
-    /// every other operation waits for them, so none sees one half done.
+    /// Multi-object writes under way (see [`TableResource::isolated`] and
+    /// [`crate::batch`]): every other operation waits for them, or helps
+    /// store them, so none sees one half done.
     pub busy: AtomicU32,
+    /// The long list insert being stored, if any (see [`crate::batch`]).
+    pub batch: Mutex<Option<Arc<Batch>>>,
     /// Serializes multi-object writes.
     pub multi: Mutex<()>,
     /// Options kept for `info`.
@@ -78,10 +82,6 @@ impl Resource for TableResource {
         owner::owner_down(self, env, pid, monitor);
     }
 }
-
-/// Longest list whose insert is isolated (see [`TableResource::isolated`]):
-/// about 0.1 ms of work, the longest other callers may be made to wait.
-pub const MAX_ISOLATED: usize = 1_000;
 
 /// The next table id.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -130,27 +130,13 @@ impl TableResource {
         }
     }
 
-    /// Waits until no multi-object write is under way (they are bounded:
-    /// see [`MAX_ISOLATED`]).
-    #[cold]
-    fn wait_quiet(&self) {
-        let mut spins = 0u32;
-        while self.busy.load(Ordering::Acquire) != 0 {
-            if spins < 64 {
-                std::hint::spin_loop();
-                spins += 1;
-            } else {
-                std::thread::yield_now();
-            }
-        }
-    }
-
     /// Runs the multi-object write `f` (a list `insert/2` or `insert_new/2`
-    /// of `n` objects) so that no other operation on the table sees it half
-    /// done, as ETS does with its table lock. Lists longer than
-    /// [`MAX_ISOLATED`] run unisolated rather than stall other callers.
+    /// of `n` objects, at most [`MAX_ISOLATED`]) so that no other operation
+    /// on the table sees it half done, as ETS does with its table lock:
+    /// they spin until it is done (see [`crate::batch`] for longer lists).
     pub fn isolated<R>(&self, n: usize, f: impl FnOnce() -> R) -> R {
-        if !(2..=MAX_ISOLATED).contains(&n) {
+        debug_assert!(n <= MAX_ISOLATED);
+        if n < 2 {
             return f();
         }
         /// Ends the isolation even if `f` panics.
@@ -183,8 +169,9 @@ impl TableResource {
         if self.deleted.load(Ordering::Acquire) {
             return Err(Error::BadArg);
         }
-        if self.busy.load(Ordering::Acquire) != 0 {
-            self.wait_quiet();
+        if self.busy.load(Ordering::Acquire) != 0 && self.wait_quiet().is_err() {
+            // Only NIFs that reschedule themselves get this (see `crate::batch`).
+            return Err(Error::RaiseAtom(crate::batch::BUSY));
         }
         match (self.protection(), access) {
             (Protection::Public, _) | (Protection::Protected, Access::Read) => Ok(()),

@@ -1,0 +1,262 @@
+//! Isolation of long list inserts: `insert/2` and `insert_new/2` of a list
+//! of any length are atomic and isolated, as in ETS, without holding a
+//! normal scheduler for long and without readers taking a lock.
+//!
+//! Short lists (up to [`MAX_ISOLATED`] objects) are stored in one go while
+//! every other operation on the table spins for the ~0.1 ms that takes (see
+//! [`TableResource::isolated`]). A longer list is first encoded where no one
+//! can see it (on a dirty scheduler); then it is published as a [`Batch`] of
+//! chunks and the table is marked busy. From then on every operation on the
+//! table (readers included) first *helps*: it claims chunks of the batch and
+//! stores them, until the whole batch is stored, so no operation ever sees it
+//! half done. Like ETS's yielding list inserts, whose continuation other
+//! processes run when they meet the busy table, the work is shared and no
+//! one waits on a stalled writer; unlike a lock, the fast path stays one
+//! atomic load (the `busy` word every operation already reads).
+//!
+//! An operation on a normal scheduler helps for at most [`HELP_BUDGET`];
+//! if the batch is still not done then, the hot NIFs ([`crate::lean`])
+//! reschedule themselves with `enif_schedule_nif` (the process yields and
+//! the call runs again, helping again), so no NIF call holds a normal
+//! scheduler for more than about half a millisecond.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::key::Key;
+use crate::objects::Obj;
+use crate::ops::put;
+use crate::options::Kind;
+use crate::table::TableResource;
+
+/// Longest list whose insert is isolated by making other callers spin (see
+/// [`TableResource::isolated`]): about 0.1 ms of work. Longer lists become a
+/// [`Batch`].
+pub const MAX_ISOLATED: usize = 1_000;
+
+/// Keys stored per claimed chunk: ~25 µs of `put`s for small objects.
+const CHUNK: usize = 128;
+
+/// The longest a normal-scheduler call helps a batch before it yields.
+pub const HELP_BUDGET: Duration = Duration::from_micros(300);
+
+/// The atom a table check raises when the caller should yield and retry
+/// (never seen by Erlang code: [`crate::lean`] reschedules instead).
+pub const BUSY: &str = "ferrets_batch_busy";
+
+thread_local! {
+    /// Whether the NIF running on this thread can reschedule itself (set by
+    /// [`crate::lean`]'s wrapper), so that a table check may give up on a
+    /// batch that is not done yet instead of waiting for it.
+    static CAN_YIELD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with rescheduling allowed (see [`CAN_YIELD`]).
+pub fn yielding<R>(f: impl FnOnce() -> R) -> R {
+    /// Clears the flag even if `f` panics.
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CAN_YIELD.with(|c| c.set(false));
+        }
+    }
+    CAN_YIELD.with(|c| c.set(true));
+    let _reset = Reset;
+    f()
+}
+
+/// Phases of a batch.
+const CHECKING: u8 = 0;
+const APPLYING: u8 = 1;
+
+/// One key's objects in a batch, in the order they are stored.
+type Item = (Key, Vec<Obj>);
+
+/// A published long list insert: its objects grouped by key (so chunks can
+/// be stored in any order and by anyone) and cut in chunks that helpers
+/// claim one at a time.
+pub struct Batch {
+    chunks: Vec<Mutex<Vec<Item>>>,
+    /// `CHECKING` while `insert_new/2` looks for existing keys (nothing to
+    /// help with yet), then `APPLYING`.
+    phase: AtomicU8,
+    /// Chunks handed out.
+    claimed: AtomicUsize,
+    /// Chunks stored (or dropped by a failed `insert_new/2`).
+    done: AtomicUsize,
+}
+
+impl Batch {
+    /// Groups `all` (a list's objects in list order) by key: one item per
+    /// key holding its objects in the order [`put`] must see them (a set
+    /// keeps only the last, as storing them one by one would; a `bag` takes
+    /// a list last to first, like ETS; a `duplicate_bag` in order).
+    fn new(kind: Kind, all: Vec<(Key, Obj)>, checking: bool) -> Self {
+        let mut index: HashMap<Key, usize> = HashMap::with_capacity(all.len());
+        let mut items: Vec<Item> = Vec::with_capacity(all.len());
+        let ordered: Box<dyn Iterator<Item = (Key, Obj)>> = match kind {
+            Kind::Bag => Box::new(all.into_iter().rev()),
+            _ => Box::new(all.into_iter()),
+        };
+        for (k, o) in ordered {
+            match index.get(&k) {
+                Some(&i) if kind == Kind::Set => items[i].1 = vec![o],
+                Some(&i) => items[i].1.push(o),
+                None => {
+                    index.insert(k.clone(), items.len());
+                    items.push((k, vec![o]));
+                }
+            }
+        }
+        let mut chunks = Vec::with_capacity(items.len().div_ceil(CHUNK));
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            chunks.push(Mutex::new(items.by_ref().take(CHUNK).collect()));
+        }
+        Batch {
+            chunks,
+            phase: AtomicU8::new(if checking { CHECKING } else { APPLYING }),
+            claimed: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether every chunk is stored (or dropped).
+    pub fn finished(&self) -> bool {
+        self.done.load(Ordering::Acquire) == self.chunks.len()
+    }
+
+    /// Claims and stores chunks while any is left and `more()` allows.
+    /// Returns whether the whole batch is stored.
+    fn help(&self, t: &TableResource, mut more: impl FnMut() -> bool) -> bool {
+        while self.phase.load(Ordering::Acquire) == APPLYING && more() {
+            let i = self.claimed.fetch_add(1, Ordering::Relaxed);
+            let Some(chunk) = self.chunks.get(i) else { break };
+            let items = std::mem::take(&mut *chunk.lock().unwrap_or_else(|e| e.into_inner()));
+            /// Counts the chunk even if storing it panics, so that no one
+            /// waits for it forever (the panic surfaces as an exception).
+            struct Count<'a>(&'a AtomicUsize);
+            impl Drop for Count<'_> {
+                fn drop(&mut self) {
+                    self.0.fetch_add(1, Ordering::AcqRel);
+                }
+            }
+            let _count = Count(&self.done);
+            for (k, objs) in items {
+                for o in objs {
+                    put(t, k.clone(), o);
+                }
+            }
+        }
+        self.finished()
+    }
+
+    /// Drops every chunk unstored (`insert_new/2` found a key).
+    fn cancel(&self) {
+        for chunk in &self.chunks {
+            drop(std::mem::take(&mut *chunk.lock().unwrap_or_else(|e| e.into_inner())));
+        }
+        self.claimed.store(self.chunks.len(), Ordering::Relaxed);
+        self.done.store(self.chunks.len(), Ordering::Release);
+    }
+
+    /// The keys of the batch, for `insert_new/2`'s check.
+    fn any_key(&self, mut f: impl FnMut(&Key) -> bool) -> bool {
+        self.chunks.iter().any(|c| c.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|(k, _)| f(k)))
+    }
+}
+
+/// Why a table check could not let the caller in yet.
+pub struct Busy;
+
+impl TableResource {
+    /// Waits until no multi-object write is under way, helping a long one
+    /// (see the module docs). `Err(Busy)` when the caller can reschedule
+    /// itself and should: a batch is still being stored after
+    /// [`HELP_BUDGET`].
+    #[cold]
+    pub fn wait_quiet(&self) -> Result<(), Busy> {
+        let can_yield = CAN_YIELD.with(Cell::get);
+        let start = Instant::now();
+        let mut spins = 0u32;
+        while self.busy.load(Ordering::Acquire) != 0 {
+            let batch = self.batch.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let in_time = || !can_yield || start.elapsed() < HELP_BUDGET;
+            if let Some(b) = batch {
+                if b.help(self, in_time) {
+                    return Ok(());
+                }
+                // Nothing left to claim (or `insert_new/2` is still checking
+                // its keys): the rest is others' work. A caller that can
+                // yield does so at once rather than spin (or sleep in
+                // `yield_now` for an OS time slice) on a normal scheduler.
+                if can_yield {
+                    return Err(Busy);
+                }
+            }
+            if !in_time() {
+                return Err(Busy);
+            }
+            // A short isolated list (~0.1 ms): spin. Only callers that cannot
+            // yield (dirty NIFs, rare NIFs) give up the thread meanwhile.
+            if spins < 64 || can_yield {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores the list `all` (already encoded, so nothing can fail any more)
+    /// as one atomic and isolated step; with `new_only` (`insert_new/2`)
+    /// only if none of its keys is present, and returns whether it stored.
+    /// Short lists make other callers spin; long ones are published as a
+    /// [`Batch`] that every caller helps store. Long lists must come from a
+    /// dirty scheduler: this call helps until the batch is stored.
+    pub fn insert_list(&self, all: Vec<(Key, Obj)>, new_only: bool) -> bool {
+        if all.len() <= MAX_ISOLATED {
+            return self.isolated(all.len(), || {
+                if new_only && all.iter().any(|(k, _)| self.table.contains_key(k.bytes())) {
+                    return false;
+                }
+                crate::ops::put_all(self, all, false);
+                true
+            });
+        }
+        let batch = Arc::new(Batch::new(self.kind, all, new_only));
+        let _serial = self.multi.lock().unwrap_or_else(|e| e.into_inner());
+        /// Unpublishes the batch even if this call panics (finishing it
+        /// first: a published batch is stored whole or, if storing panics,
+        /// as far as it got).
+        struct Unpublish<'a>(&'a TableResource, &'a Batch);
+        impl Drop for Unpublish<'_> {
+            fn drop(&mut self) {
+                let (t, b) = (self.0, self.1);
+                if b.phase.load(Ordering::Acquire) == CHECKING {
+                    b.cancel();
+                }
+                b.help(t, || true);
+                while !b.finished() {
+                    std::thread::yield_now();
+                }
+                *t.batch.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                t.busy.fetch_sub(1, Ordering::Release);
+            }
+        }
+        *self.batch.lock().unwrap_or_else(|e| e.into_inner()) = Some(batch.clone());
+        self.busy.fetch_add(1, Ordering::SeqCst);
+        let _unpublish = Unpublish(self, &batch);
+        if new_only && batch.any_key(|k| self.table.contains_key(k.bytes())) {
+            batch.cancel();
+            return false;
+        }
+        batch.phase.store(APPLYING, Ordering::Release);
+        // `_unpublish` stores what helpers left and waits for their chunks.
+        true
+    }
+}

@@ -1,0 +1,153 @@
+defmodule FerretsLongListTest do
+  @moduledoc """
+  `insert/2` and `insert_new/2` of long lists (past the NIF's `MAX_ISOLATED`
+  of 1,000 objects, stored by a dirty NIF that other callers help): same
+  results as `:ets`, and atomic and isolated like `:ets` ("even when a list
+  of objects is inserted"). Every property is checked on both modules, so a
+  test that `:ets` fails is a wrong test, not a ferrets bug.
+  """
+  use ExUnit.Case, async: true
+
+  @mods [:ets, :ferrets]
+
+  defp sorted(mod, t), do: Enum.sort(mod.tab2list(t))
+
+  test "long lists with repeated keys give the same table as ets, for every type" do
+    for type <- [:set, :bag, :duplicate_bag], n <- [1_001, 4_000] do
+      # Keys repeat (each about 3 times), with equal and different objects,
+      # so the per-key order of a bag (last to first, as ets) matters.
+      list = for i <- 1..n, do: {rem(i * 7, div(n, 3)), rem(i, 5), i > n - 10}
+      [ets, fer] =
+        for mod <- @mods do
+          t = mod.new(:long, [type, :public])
+          true = mod.insert(t, {0, :before, false})
+          assert mod.insert(t, list) == true
+          lookups = for k <- 0..9, do: mod.lookup(t, k)
+          {sorted(mod, t), lookups, mod.info(t, :size)}
+        end
+
+      assert fer == ets, "#{type}, #{n} objects"
+    end
+  end
+
+  test "long insert_new stores nothing when one key exists, everything otherwise" do
+    for type <- [:set, :bag, :duplicate_bag] do
+      fresh = for i <- 1..3_000, do: {i, i}
+      clash = fresh ++ [{:old, 1}]
+
+      [ets, fer] =
+        for mod <- @mods do
+          t = mod.new(:long_new, [type, :public])
+          true = mod.insert(t, {:old, 0})
+          r1 = mod.insert_new(t, clash)
+          size1 = mod.info(t, :size)
+          r2 = mod.insert_new(t, fresh)
+          {r1, size1, r2, mod.info(t, :size), mod.lookup(t, 2_999)}
+        end
+
+      assert fer == ets, "#{type}"
+      assert {false, 1, true, 3_001, [{2_999, 2_999}]} = fer
+    end
+  end
+
+  test "a bad object anywhere in a long list is a badarg and stores nothing" do
+    list = (for i <- 1..5_000, do: {i, i}) ++ [:not_a_tuple]
+
+    for mod <- @mods do
+      t = mod.new(:long_bad, [:set, :public])
+      assert_raise ArgumentError, fn -> mod.insert(t, list) end
+      assert_raise ArgumentError, fn -> mod.insert_new(t, list) end
+      assert mod.info(t, :size) == 0
+    end
+  end
+
+  # A writer stores generation `g` of all `n` keys in one list while readers
+  # read the list's first key and then its last (and the other way round): a
+  # reader that saw one at generation `g` must see the other at `g` or later.
+  # Unisolated, the two keys are stored ~n puts apart, so readers see one old.
+  defp check_isolation(mod, type, n, generations) do
+    t = mod.new(:iso, [type, :public])
+    true = mod.insert(t, for(k <- 1..n, do: {k, 0}))
+    first = 1
+    last = n
+    stop = :atomics.new(1, [])
+    parent = self()
+
+    readers =
+      for _ <- 1..3 do
+        spawn_link(fn ->
+          seen = read_loop(mod, t, first, last, stop, 0, 0)
+          send(parent, {:reads, self(), seen})
+        end)
+      end
+
+    for g <- 1..generations do
+      assert mod.insert(t, for(k <- 1..n, do: {k, g})) == true
+    end
+
+    :atomics.put(stop, 1, 1)
+
+    reads =
+      for r <- readers do
+        receive do
+          {:reads, ^r, {:error, msg}} -> flunk("#{mod}: #{msg}")
+          {:reads, ^r, count} -> count
+        end
+      end
+
+    expected = if type == :set, do: [{last, generations}], else: Enum.map(0..generations, &{last, &1})
+    assert Enum.sort(mod.lookup(t, last)) == expected
+    assert mod.info(t, :size) == if(type == :set, do: n, else: n * (generations + 1))
+    reads
+  end
+
+  defp newest(objs), do: objs |> Enum.map(&elem(&1, 1)) |> Enum.max()
+
+  defp read_loop(mod, t, first, last, stop, count, torn) do
+    if :atomics.get(stop, 1) == 1 do
+      if torn == 0, do: count, else: {:error, "#{torn} of #{count} reads saw a list half stored"}
+    else
+      # Both orders: a bag stores a list last to first.
+      a = newest(mod.lookup(t, first))
+      b = newest(mod.lookup(t, last))
+      c = newest(mod.lookup(t, last))
+      d = newest(mod.lookup(t, first))
+      torn = if(b < a or d < c, do: torn + 1, else: torn)
+      read_loop(mod, t, first, last, stop, count + 1, torn)
+    end
+  end
+
+  test "a concurrent reader never sees half of a 100k-object insert (set)" do
+    for mod <- @mods do
+      reads = check_isolation(mod, :set, 100_000, 4)
+      assert Enum.sum(reads) > 0
+    end
+  end
+
+  test "a concurrent reader never sees half of a long insert (bag, duplicate_bag)" do
+    for mod <- @mods, type <- [:bag, :duplicate_bag] do
+      check_isolation(mod, type, 20_000, 3)
+    end
+  end
+
+  test "counters keep counting while long lists are stored: no update is lost" do
+    # update_counter calls on a normal scheduler meet the busy table, help
+    # store the list, and reschedule themselves when it takes longer than
+    # their budget; each one still counts exactly once.
+    for mod <- @mods do
+      t = mod.new(:iso_count, [:set, :public])
+      true = mod.insert(t, {:hits, 0})
+      list = for k <- 1..50_000, do: {k, k}
+
+      counters =
+        for _ <- 1..2 do
+          Task.async(fn -> for _ <- 1..20_000, do: mod.update_counter(t, :hits, 1) end)
+        end
+
+      writer = Task.async(fn -> for _ <- 1..3, do: true = mod.insert(t, list) end)
+      Enum.each([writer | counters], &Task.await(&1, 60_000))
+      assert mod.lookup(t, :hits) == [{:hits, 40_000}]
+      assert mod.info(t, :size) == 50_001
+    end
+  end
+end
