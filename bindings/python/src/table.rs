@@ -995,7 +995,9 @@ impl Table {
         Table { shared: Arc::new(Shared { map, name: None, cache: ReadCache::default() }) }
     }
 
-    /// A ``dict`` with a consistent snapshot of the entries.
+    /// A ``dict`` of the entries, read a batch at a time: every entry
+    /// present for the whole call is in it once; one written meanwhile may
+    /// or may not be (not an atomic snapshot).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         self.dict(py)
     }

@@ -83,7 +83,7 @@ class Table(MutableMapping[Any, Any]):
     def copy(self) -> Table:
         """A new anonymous table with a snapshot of the entries."""
     def to_dict(self) -> dict[Any, Any]:
-        """A ``dict`` with a consistent snapshot of the entries."""
+        """A ``dict`` of the entries, read a batch at a time (not atomic with respect to concurrent writes)."""
     def insert_new(self, key: Any, value: Any) -> bool:
         """Store ``value`` only if ``key`` is absent; return whether it did."""
     def incr(self, key: Any, by: int = 1, default: int = 0) -> int:
