@@ -174,12 +174,20 @@ mod real {
         })
     }
 
-    /// The thread's slot, handed back at thread exit.
-    struct Local(Cell<Option<&'static Slot>>);
+    thread_local! {
+        /// The thread's slot. No destructor, so reading it is a plain
+        /// thread-local load (no liveness check on the hot path).
+        static SLOT: Cell<Option<&'static Slot>> = const { Cell::new(None) };
+        /// Hands the slot back at thread exit.
+        static OWNER: Owner = const { Owner };
+    }
 
-    impl Drop for Local {
+    /// Its destructor hands the thread's slot back to the registry.
+    struct Owner;
+
+    impl Drop for Owner {
         fn drop(&mut self) {
-            if let Some(slot) = self.0.get() {
+            if let Some(slot) = SLOT.with(|s| s.replace(None)) {
                 // A section still open here would belong to another
                 // thread-local's destructor; keep such a slot forever.
                 if slot.seq.busy().is_none() {
@@ -189,8 +197,15 @@ mod real {
         }
     }
 
-    thread_local! {
-        static LOCAL: Local = const { Local(Cell::new(None)) };
+    /// Claims this thread's slot on its first section; `None` once the
+    /// thread's destructors have started (`OWNER` is gone).
+    #[cold]
+    fn register() -> Option<&'static Slot> {
+        OWNER.try_with(|_| ()).ok()?;
+        mode();
+        let slot = claim();
+        SLOT.with(|s| s.set(Some(slot)));
+        Some(slot)
     }
 
     const UNKNOWN: u8 = 0;
@@ -280,16 +295,7 @@ mod real {
     /// Enters a section (nests: only the outermost one writes its slot).
     #[inline]
     pub(crate) fn enter() -> Section {
-        let slot = LOCAL.try_with(|l| match l.0.get() {
-            Some(slot) => slot,
-            None => {
-                mode();
-                let slot = claim();
-                l.0.set(Some(slot));
-                slot
-            }
-        });
-        let Ok(slot) = slot else { return enter_temporary() };
+        let Some(slot) = SLOT.with(Cell::get).or_else(register) else { return enter_temporary() };
         if slot.seq.0.load(Ordering::Relaxed) & 1 == 1 {
             return Section { slot: None, temporary: false, _not_send: std::marker::PhantomData };
         }
@@ -426,6 +432,30 @@ mod real {
         }
     }
 
+    /// A section of a read-only operation on the owner of a [`Retired`]:
+    /// retires nothing, but frees what earlier retirements parked.
+    pub(crate) struct Reading<'r, T> {
+        section: ManuallyDrop<Section>,
+        retired: &'r Retired<T>,
+    }
+
+    impl<'r, T> Reading<'r, T> {
+        /// Enters a section for a read of `retired`'s owner.
+        #[inline]
+        pub(crate) fn new(retired: &'r Retired<T>) -> Self {
+            Reading { section: ManuallyDrop::new(enter()), retired }
+        }
+    }
+
+    impl<T> Drop for Reading<'_, T> {
+        #[inline]
+        fn drop(&mut self) {
+            // SAFETY: dropped once, here.
+            unsafe { ManuallyDrop::drop(&mut self.section) };
+            self.retired.poll();
+        }
+    }
+
     /// A section of an operation on the owner of `retired`, which may retire
     /// memory: the memory is handed over after the section ends, so that the
     /// retirer is not among the readers it waits for.
@@ -512,6 +542,17 @@ mod model {
                 // SAFETY: each pointer was retired once and nothing reaches it.
                 drop(unsafe { Box::from_raw(p) });
             }
+        }
+    }
+
+    /// A section of a read-only operation (a token under loom).
+    pub(crate) struct Reading<'r, T>(std::marker::PhantomData<&'r T>);
+
+    impl<'r, T> Reading<'r, T> {
+        /// Enters a section for a read of `retired`'s owner.
+        pub(crate) fn new(retired: &'r Retired<T>) -> Self {
+            let _ = retired;
+            Reading(std::marker::PhantomData)
         }
     }
 

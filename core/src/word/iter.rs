@@ -69,7 +69,7 @@ impl<'a, K: Word, V: Word, S: BuildHasher> WordIter<'a, K, V, S> {
                     }
                     if state & COPIED != 0 {
                         // A resize started meanwhile and moved it: read it there.
-                        if let Some(now) = table.lookup(key, &guard) {
+                        if let Some(now) = table.lookup(key) {
                             out.push((K::from_bits(key), V::from_bits(now)));
                         }
                     } else {

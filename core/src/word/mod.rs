@@ -174,9 +174,16 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         Guard::new(&self.retired)
     }
 
-    /// Reader lookup of a key's value bits: loads only.
+    /// Enters a section for a read-only operation.
     #[inline]
-    fn lookup(&self, key: u64, _guard: &Guard<'_>) -> Option<u64> {
+    fn read(&self) -> crate::quiesce::Reading<'_, RawTable> {
+        crate::quiesce::Reading::new(&self.retired)
+    }
+
+    /// Reader lookup of a key's value bits: loads only. The caller is in
+    /// a section ([`Self::pin`] or [`Self::read`]).
+    #[inline]
+    fn lookup(&self, key: u64) -> Option<u64> {
         let h = self.hashed(key);
         let mut t = self.partitions[h.part].root();
         loop {
@@ -196,15 +203,15 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     /// The value stored under `key`.
     #[inline]
     pub fn get(&self, key: K) -> Option<V> {
-        let guard = self.pin();
-        self.lookup(key.to_bits(), &guard).map(V::from_bits)
+        let _section = self.read();
+        self.lookup(key.to_bits()).map(V::from_bits)
     }
 
     /// Whether `key` is present.
     #[inline]
     pub fn contains_key(&self, key: K) -> bool {
-        let guard = self.pin();
-        self.lookup(key.to_bits(), &guard).is_some()
+        let _section = self.read();
+        self.lookup(key.to_bits()).is_some()
     }
 
     /// Stores `value` under `key`, replacing any previous value.
@@ -411,7 +418,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     /// Bytes held: the table's partitions and every group array it links
     /// (entries live inside the groups).
     pub fn memory_bytes(&self) -> usize {
-        let _guard = self.pin();
+        let _section = self.read();
         let mut total = size_of::<Self>() + self.partitions.len() * size_of::<Partition>();
         for part in self.partitions.iter() {
             let mut t: *const RawTable = part.root();
