@@ -37,6 +37,12 @@ use crate::table::TableResource;
 /// [`Batch`].
 pub const MAX_ISOLATED: usize = 1_000;
 
+/// The longest list ETS can store in order: it does so only when the list
+/// is no longer than 8 per reduction left to the caller, at most 4,000
+/// (`ITERATIONS_PER_RED` x `CONTEXT_REDS` in OTP 25's `erl_db.c`); longer
+/// lists are stored last to first.
+pub const ETS_IN_ORDER_MAX: usize = 32_000;
+
 /// Keys stored per claimed chunk: ~25 µs of `put`s for small objects.
 const CHUNK: usize = 128;
 
@@ -91,16 +97,23 @@ pub struct Batch {
 
 impl Batch {
     /// Groups `all` (a list's objects in list order) by key: one item per
-    /// key holding its objects in the order [`put`] must see them (a set
-    /// keeps only the last, as storing them one by one would; a `bag` takes
-    /// a list last to first, like ETS; a `duplicate_bag` in order).
+    /// key holding its objects in the order [`put`] must see them, the
+    /// order ETS stores them in. ETS stores a list in order when the caller
+    /// has reductions enough to do it at once, and last to first otherwise
+    /// (it then copies the list first, which reverses it): always last to
+    /// first for a `bag`, and for the others when the list is longer than
+    /// [`ETS_IN_ORDER_MAX`]. So a set keeps the last object of a key (the
+    /// first of a very long list) and a `duplicate_bag` keeps list order
+    /// (reversed for a very long list). Between ~1,000 and 32,000 objects
+    /// ETS's order depends on the caller's reductions left, which a NIF
+    /// cannot know; ferrets keeps list order there (ETS's order for a
+    /// caller with a fresh time slice).
     fn new(kind: Kind, all: Vec<(Key, Obj)>, checking: bool) -> Self {
         let mut index: HashMap<Key, usize> = HashMap::with_capacity(all.len());
         let mut items: Vec<Item> = Vec::with_capacity(all.len());
-        let ordered: Box<dyn Iterator<Item = (Key, Obj)>> = match kind {
-            Kind::Bag => Box::new(all.into_iter().rev()),
-            _ => Box::new(all.into_iter()),
-        };
+        let reversed = kind == Kind::Bag || all.len() > ETS_IN_ORDER_MAX;
+        let ordered: Box<dyn Iterator<Item = (Key, Obj)>> =
+            if reversed { Box::new(all.into_iter().rev()) } else { Box::new(all.into_iter()) };
         for (k, o) in ordered {
             match index.get(&k) {
                 Some(&i) if kind == Kind::Set => items[i].1 = vec![o],

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use rustler::{Atom, Encoder, Env, Error, NifResult, ResourceArc, Term};
 
 use crate::atoms;
+use crate::lean::lean_nif;
 use crate::names;
 use crate::ops::term;
 use crate::owner::tab_term;
@@ -15,14 +16,21 @@ fn arc_of(t: &TableResource) -> NifResult<ResourceArc<TableResource>> {
     names::by_id(t.id).ok_or(Error::BadArg)
 }
 
-/// `info(Tab, Item)`: `undefined` for a table that does not exist.
-#[rustler::nif]
-fn info<'a>(env: Env<'a>, tab: Term<'a>, item: Atom) -> NifResult<Term<'a>> {
+lean_nif!("info" => info, 0, 1);
+
+/// `info(Tab, Item)`: `undefined` for a table that does not exist. `size`
+/// and `memory` wait for (help) a list insert under way, as other
+/// operations do, so that they never count one half stored.
+fn info<'a>(env: Env<'a>, tab: Term<'a>, item: Term<'a>) -> NifResult<Term<'a>> {
+    let item: Atom = item.decode()?;
     let t = match lookup_table(tab) {
         Some(t) if !t.deleted.load(Ordering::Acquire) => t,
         _ if tab.is_atom() || tab.is_ref() => return Ok(atoms::undefined().encode(env)),
         _ => return Err(Error::BadArg),
     };
+    if item == atoms::size() || item == atoms::memory() {
+        t.settled()?;
+    }
     let word = |w: u64| term(env, crate::raw::term_of(w));
     Ok(match item {
         i if i == atoms::size() => t.size().encode(env),

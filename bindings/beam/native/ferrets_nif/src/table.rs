@@ -163,16 +163,25 @@ impl TableResource {
         self.owner.load(Ordering::Acquire) == self_word(env)
     }
 
+    /// Waits until no multi-object write is under way (helping a long
+    /// one: see [`crate::batch`]); for NIFs that reschedule themselves, an
+    /// error that makes them yield and run again instead of waiting long.
+    #[inline]
+    pub fn settled(&self) -> NifResult<()> {
+        if self.busy.load(Ordering::Acquire) != 0 && self.wait_quiet().is_err() {
+            // Only NIFs that reschedule themselves get this (see `crate::batch`).
+            return Err(Error::RaiseAtom(crate::batch::BUSY));
+        }
+        Ok(())
+    }
+
     /// `badarg` unless the caller may `access` the table.
     #[inline]
     pub fn check(&self, env: Env<'_>, access: Access) -> NifResult<()> {
         if self.deleted.load(Ordering::Acquire) {
             return Err(Error::BadArg);
         }
-        if self.busy.load(Ordering::Acquire) != 0 && self.wait_quiet().is_err() {
-            // Only NIFs that reschedule themselves get this (see `crate::batch`).
-            return Err(Error::RaiseAtom(crate::batch::BUSY));
-        }
+        self.settled()?;
         match (self.protection(), access) {
             (Protection::Public, _) | (Protection::Protected, Access::Read) => Ok(()),
             _ if self.is_owner(env) => Ok(()),
