@@ -14,17 +14,20 @@
 //! one waits on a stalled writer; unlike a lock, the fast path stays one
 //! atomic load (the `busy` word every operation already reads).
 //!
-//! An operation on a normal scheduler helps for at most [`HELP_BUDGET`];
-//! if the batch is still not done then, the hot NIFs ([`crate::lean`])
+//! An operation helps for at most [`HELP_BUDGET`]; if the batch is still
+//! not done then, the NIFs on normal schedulers ([`crate::lean`])
 //! reschedule themselves with `enif_schedule_nif` (the process yields and
 //! the call runs again, helping again), so no NIF call holds a normal
-//! scheduler for more than about half a millisecond.
+//! scheduler for more than about half a millisecond. Dirty NIFs and a few
+//! rare ones retry in place instead ([`blocking`]). Nothing of this runs
+//! unless the table is busy: the hot path reads no thread-local.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use rustler::{Error, NifResult};
 
 use crate::key::Key;
 use crate::objects::Obj;
@@ -53,25 +56,17 @@ pub const HELP_BUDGET: Duration = Duration::from_micros(300);
 /// (never seen by Erlang code: [`crate::lean`] reschedules instead).
 pub const BUSY: &str = "ferrets_batch_busy";
 
-thread_local! {
-    /// Whether the NIF running on this thread can reschedule itself (set by
-    /// [`crate::lean`]'s wrapper), so that a table check may give up on a
-    /// batch that is not done yet instead of waiting for it.
-    static CAN_YIELD: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f` with rescheduling allowed (see [`CAN_YIELD`]).
-pub fn yielding<R>(f: impl FnOnce() -> R) -> R {
-    /// Clears the flag even if `f` panics.
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            CAN_YIELD.with(|c| c.set(false));
+/// Runs `f` (a NIF body that checks its table first, before any effect)
+/// until it gets past the table check: for callers that cannot reschedule
+/// themselves (dirty NIFs, rare ones), which therefore keep helping a long
+/// list insert until it is stored instead of yielding.
+pub fn blocking<T>(mut f: impl FnMut() -> NifResult<T>) -> NifResult<T> {
+    loop {
+        match f() {
+            Err(Error::RaiseAtom(a)) if a == BUSY => std::thread::yield_now(),
+            r => return r,
         }
     }
-    CAN_YIELD.with(|c| c.set(true));
-    let _reset = Reset;
-    f()
 }
 
 /// Phases of a batch.
@@ -187,40 +182,28 @@ pub struct Busy;
 
 impl TableResource {
     /// Waits until no multi-object write is under way, helping a long one
-    /// (see the module docs). `Err(Busy)` when the caller can reschedule
-    /// itself and should: a batch is still being stored after
-    /// [`HELP_BUDGET`].
+    /// (see the module docs), for at most about [`HELP_BUDGET`]: `Err(Busy)`
+    /// when a batch is still being stored then, or when what is left of it
+    /// is others' work. The hot NIFs then reschedule themselves
+    /// ([`crate::lean`]); the others retry through [`blocking`].
     #[cold]
     pub fn wait_quiet(&self) -> Result<(), Busy> {
-        let can_yield = CAN_YIELD.with(Cell::get);
         let start = Instant::now();
-        let mut spins = 0u32;
+        let in_time = || start.elapsed() < HELP_BUDGET;
         while self.busy.load(Ordering::Acquire) != 0 {
             let batch = self.batch.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let in_time = || !can_yield || start.elapsed() < HELP_BUDGET;
             if let Some(b) = batch {
-                if b.help(self, in_time) {
-                    return Ok(());
-                }
-                // Nothing left to claim (or `insert_new/2` is still checking
-                // its keys): the rest is others' work. A caller that can
-                // yield does so at once rather than spin (or sleep in
-                // `yield_now` for an OS time slice) on a normal scheduler.
-                if can_yield {
-                    return Err(Busy);
-                }
+                // Nothing left to claim (or `insert_new/2` still checking its
+                // keys) means the rest is others' work: yield at once rather
+                // than spin (or sleep in `yield_now` for an OS time slice) on
+                // a normal scheduler.
+                return if b.help(self, in_time) { Ok(()) } else { Err(Busy) };
             }
+            // A short isolated list (~0.1 ms): spin.
             if !in_time() {
                 return Err(Busy);
             }
-            // A short isolated list (~0.1 ms): spin. Only callers that cannot
-            // yield (dirty NIFs, rare NIFs) give up the thread meanwhile.
-            if spins < 64 || can_yield {
-                std::hint::spin_loop();
-                spins += 1;
-            } else {
-                std::thread::yield_now();
-            }
+            std::hint::spin_loop();
         }
         Ok(())
     }

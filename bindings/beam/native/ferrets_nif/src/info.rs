@@ -9,7 +9,7 @@ use crate::lean::lean_nif;
 use crate::names;
 use crate::ops::term;
 use crate::owner::tab_term;
-use crate::table::{lookup_table, resolve, Access, TableResource};
+use crate::table::{lookup_table, resolve_blocking, Access, TableResource};
 
 /// The table's reference (its `id`).
 fn arc_of(t: &TableResource) -> NifResult<ResourceArc<TableResource>> {
@@ -71,7 +71,7 @@ fn whereis<'a>(env: Env<'a>, name: Atom) -> Term<'a> {
 /// unnamed table, as ETS does.
 #[rustler::nif]
 fn rename<'a>(env: Env<'a>, tab: Term<'a>, name: Atom) -> NifResult<Term<'a>> {
-    let t = resolve(env, tab, Access::Write)?;
+    let t = resolve_blocking(env, tab, Access::Write)?;
     let new = crate::raw::word(name.as_c_arg());
     if t.named {
         let old = t.name.load(Ordering::Acquire);

@@ -105,7 +105,7 @@ fn first<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
 /// `first(Tab)` on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn first_dirty<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
-    first_impl(env, tab, true)
+    crate::batch::blocking(|| first_impl(env, tab, true))
 }
 
 lean_nif!("next" => next, 0, 1);
@@ -118,7 +118,7 @@ fn next<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
 /// `next(Tab, Key)` on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn next_dirty<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
-    next_impl(env, tab, key, true)
+    crate::batch::blocking(|| next_impl(env, tab, key, true))
 }
 
 /// `tab2list/1` on either kind of scheduler.
@@ -146,5 +146,5 @@ fn tab2list<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
 /// `tab2list(Tab)` on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn tab2list_dirty<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
-    tab2list_impl(env, tab, true)
+    crate::batch::blocking(|| tab2list_impl(env, tab, true))
 }

@@ -36,7 +36,7 @@ macro_rules! lean_nif {
                     let args = unsafe { std::slice::from_raw_parts(argv, argc as usize) };
                     let result = std::panic::catch_unwind(move || {
                         // SAFETY: the terms belong to `env`.
-                        crate::batch::yielding(|| $f(env, $(unsafe { rustler::Term::new(env, args[$i]) }),+))
+                        $f(env, $(unsafe { rustler::Term::new(env, args[$i]) }),+)
                     });
                     match result {
                         // A long list insert is being stored and this call

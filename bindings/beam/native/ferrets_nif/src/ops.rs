@@ -118,7 +118,7 @@ lean_nif!("insert" => insert_impl, 0, 1);
 /// `insert(Tab, Objects)` for long lists, on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn insert_dirty<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<bool> {
-    insert_impl(env, tab, objects)
+    crate::batch::blocking(|| insert_impl(env, tab, objects))
 }
 
 /// `insert/2` on either kind of scheduler.
@@ -165,7 +165,7 @@ lean_nif!("insert_new" => insert_new_impl, 0, 1);
 /// `insert_new(Tab, Objects)` for long lists, on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn insert_new_dirty<'a>(env: Env<'a>, tab: Term<'a>, objects: Term<'a>) -> NifResult<bool> {
-    insert_new_impl(env, tab, objects)
+    crate::batch::blocking(|| insert_new_impl(env, tab, objects))
 }
 
 /// `insert_new/2` on either kind of scheduler.
@@ -317,7 +317,7 @@ fn delete_all_objects<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
 /// `delete_all_objects(Tab)` for big tables, on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn delete_all_objects_dirty<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<bool> {
-    let t = resolve(env, tab, Access::Write)?;
+    let t = crate::table::resolve_blocking(env, tab, Access::Write)?;
     t.clear();
     Ok(true)
 }

@@ -19,13 +19,13 @@ use crate::key::Key;
 use crate::objects::{encode_object, Obj};
 use crate::ops::put_all;
 use crate::pool::{build, error_tuple, ok_tuple, submit, Ctx, PoolResource, Reply};
-use crate::table::{resolve, Access, TableResource};
+use crate::table::{resolve_blocking, Access, TableResource};
 
 // --- Adapter: the only code here that knows the table's internals. ---
 
 /// A counted reference to the table `tab`, once the caller may `access` it.
 fn table_arc<'a>(env: Env<'a>, tab: Term<'a>, access: Access) -> NifResult<ResourceArc<TableResource>> {
-    let t = resolve(env, tab, access)?;
+    let t = resolve_blocking(env, tab, access)?;
     crate::names::by_id(t.id).ok_or(Error::BadArg)
 }
 

@@ -169,7 +169,8 @@ impl TableResource {
     #[inline]
     pub fn settled(&self) -> NifResult<()> {
         if self.busy.load(Ordering::Acquire) != 0 && self.wait_quiet().is_err() {
-            // Only NIFs that reschedule themselves get this (see `crate::batch`).
+            // NIFs on normal schedulers reschedule themselves on this; the
+            // others retry (see `crate::batch`).
             return Err(Error::RaiseAtom(crate::batch::BUSY));
         }
         Ok(())
@@ -259,4 +260,11 @@ pub fn resolve<'a>(env: Env<'a>, tab: Term<'a>, access: Access) -> NifResult<&'a
     let t = lookup_table(tab).ok_or(Error::BadArg)?;
     t.check(env, access)?;
     Ok(t)
+}
+
+/// [`resolve`] for NIFs that cannot reschedule themselves (dirty ones, rare
+/// ones): helps a long list insert until it is stored (see
+/// [`crate::batch::blocking`]).
+pub fn resolve_blocking<'a>(env: Env<'a>, tab: Term<'a>, access: Access) -> NifResult<&'a TableResource> {
+    crate::batch::blocking(|| resolve(env, tab, access))
 }
