@@ -88,11 +88,17 @@ impl WordCounter for u64 {}
 /// integers, `bool`, `char`, floats), stored inline in the table's groups.
 ///
 /// The same guarantees as [`crate::Table`]: lookups never lock or write
-/// shared memory; every update is a CAS (16 bytes here); resizes are
+/// the table's memory; every update is a CAS (16 bytes here); resizes are
 /// incremental, with writers helping; partitions are cache-padded and grow
 /// and shrink on their own. Unlike `Table`, no operation allocates except a
 /// resize, and keys compare by their bits ([`Word`]). All methods take
 /// `&self`: share the table with `Arc`.
+///
+/// Memory safety under concurrent resizes costs an operation one plain
+/// store to a cache line its own thread owns (no epoch pin, no atomic
+/// read-modify-write); the resize that retires an old group array pays
+/// instead, with a Linux `membarrier` call ([`WordTable::uses_membarrier`]
+/// tells which scheme the process uses).
 pub struct WordTable<K, V, S = foldhash::fast::RandomState> {
     partitions: Box<[Partition]>,
     hasher: S,
