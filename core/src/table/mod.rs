@@ -352,7 +352,8 @@ where
         let guard = pin();
         let h = self.hashed(&key);
         let part = &self.partitions[h.part];
-        let mut t = self.settle(part, part.root(), h, &guard);
+        let root = part.root();
+        let mut t = self.settle(part, root, h, &guard);
         let mut spare: Option<V> = None;
         loop {
             let spot = t.locate(&key, h);
@@ -402,9 +403,16 @@ where
                     slot.compare_exchange(word, new as usize, Ordering::AcqRel, Ordering::Acquire).is_ok()
                 }
                 (Spot::Vacant { group, lane, claim, .. }, None) => {
-                    let target = !std::ptr::eq(part.root(), t);
+                    // Reached through a `next` from the root we started at:
+                    // a resize target then (perhaps the root by now, which
+                    // the root load below rules out; it is only paid when
+                    // the target looks full).
+                    let target = !std::ptr::eq(root, t);
                     let live = part.len();
-                    if target && (live >= t.max_live || (claim.is_some() && !t.room_for_fresh(live))) {
+                    if target
+                        && (live >= t.max_live || (claim.is_some() && !t.room_for_fresh(live)))
+                        && !std::ptr::eq(part.root(), t)
+                    {
                         // Inserting into a table still being filled by a resize,
                         // and it is (nearly) full: finish that resize first so
                         // this one can grow in turn.
