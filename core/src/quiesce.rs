@@ -61,7 +61,8 @@ pub(crate) use real::*;
 pub(crate) use model::*;
 
 /// Protocol steps on one slot, shared by the real implementation and the
-/// loom model of it.
+/// loom model of it (under loom only that model's tests use them).
+#[cfg_attr(loom, allow(dead_code))]
 mod steps {
     use crate::primitive::{AtomicU64, Ordering};
     use std::sync::atomic::compiler_fence;
@@ -618,6 +619,8 @@ mod loom_tests {
                 loom::thread::spawn(move || {
                     w.seq.begin(reader_fence);
                     let i = w.root.load(Ordering::Acquire);
+                    // SAFETY: loom's cell; the model checks this read is
+                    // ordered before the retirer's write.
                     let v = w.objects[i].with(|p| unsafe { *p });
                     assert_ne!(v, FREED, "read freed memory");
                     w.seq.end();
@@ -631,6 +634,7 @@ mod loom_tests {
                     loom::thread::yield_now();
                 }
             }
+            // SAFETY: loom's cell; a racing read is what the model reports.
             w.objects[0].with_mut(|p| unsafe { *p = FREED });
             reader.join().unwrap();
         });
