@@ -12,8 +12,9 @@
 //! Which table: for word-sized data (ids, counters, indexes into your own
 //! storage) pick [`WordTable`]: it never allocates per write, adds to
 //! counters in place, and in the core benchmark (`BENCHMARKS.md`) it is
-//! 1.2-3.6x faster than [`Table`] on big-table reads, exchanges and counters,
-//! on par on small-table reads, 0.9x on growth; it holds more bytes per entry
+//! 1.1-1.5x as fast as [`Table`] on reads, 1.2-1.6x on exchanges, 2-4x on
+//! counters and 0.9x on growth (its operations take no epoch pin: see
+//! `core/src/quiesce.rs`); it holds more bytes per entry
 //! (three words a lane at 1/2-3/4 load: 34-51 bytes against ~28 for 16-byte
 //! boxed entries).
 //! Pick [`Table`] for anything else (strings, byte buffers, structs), for
