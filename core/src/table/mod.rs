@@ -235,6 +235,12 @@ where
 
     /// A borrow of the value under `key`, valid while `pinned` lives (see
     /// [`pinned`]). The value is the one stored at the time of the call.
+    ///
+    /// Its address is stable: an entry never moves while it is in the table
+    /// (resizes move pointers to entries, not entries) and is freed only
+    /// after it is replaced, removed or cleared, plus an epoch. So a caller
+    /// that learns of every such write to the key (as the Python binding's
+    /// read cache does) may keep using the address between pins.
     pub fn get_ref<'g, Q>(&'g self, key: &Q, pinned: &'g Pinned) -> Option<&'g V>
     where
         K: Borrow<Q>,
