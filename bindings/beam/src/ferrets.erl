@@ -156,7 +156,12 @@ info(Tab, Item) ->
 whereis(Name) -> ?NIF:whereis(Name).
 
 %% @doc Renames a named table, like `ets:rename/2'.
-rename(Tab, Name) -> ?NIF:rename(Tab, Name).
+rename(Tab, Name) ->
+    %% The NIF gives up helping a long list insert after its budget (before
+    %% any effect) rather than hold the scheduler: yield and call again.
+    try ?NIF:rename(Tab, Name)
+    catch error:ferrets_batch_busy -> erlang:yield(), rename(Tab, Name)
+    end.
 
 %% @doc Makes `Pid' the owner and sends it
 %% `{'ETS-TRANSFER', Tab, self(), GiftData}', like `ets:give_away/3'.

@@ -186,4 +186,42 @@ defmodule FerretsLongListTest do
       assert mod.info(t, :size) == 50_001
     end
   end
+
+  # rename/2 and Ferrets.Async submits on a table busy with a long insert
+  # help for a budget, then yield and call again (the NIF never holds a
+  # normal scheduler for the whole insert): they still succeed, and the
+  # retry signal never reaches the caller.
+  test "rename/2 and async submits during long inserts succeed (yield and retry inside)" do
+    {:ok, pool} = Ferrets.Pool.start(1, 16, name: "long-list-test")
+    a = :"long_list_rename_#{System.unique_integer([:positive])}"
+    b = :"#{a}_b"
+    ^a = :ferrets.new(a, [:set, :public, :named_table])
+    tid = :ferrets.whereis(a)
+    parent = self()
+
+    spawn_link(fn ->
+      for g <- 1..4, do: true = :ferrets.insert(tid, for(k <- 1..100_000, do: {k, g}))
+      send(parent, :written)
+    end)
+
+    {name, calls} = rename_until_written(a, b, pool, 0)
+    assert calls > 0
+    assert :ferrets.whereis(name) == tid
+    assert :ferrets.lookup(tid, 100_000) == [{100_000, 4}]
+    assert :ferrets.info(tid, :size) == 100_000 + calls
+    Ferrets.Pool.shutdown(pool)
+  end
+
+  defp rename_until_written(from, to, pool, calls) do
+    receive do
+      :written -> {from, calls}
+    after
+      0 ->
+        assert :ferrets.rename(from, to) == to
+        {:ok, task} = Ferrets.Async.insert(to, [{{:extra, calls}, calls}], pool: pool)
+        assert Ferrets.Async.await(task) == {:ok, true}
+        rename_until_written(to, from, pool, calls + 1)
+    end
+  end
+
 end

@@ -93,10 +93,21 @@ defmodule Ferrets.Async do
     pool = Keyword.get_lazy(opts, :pool, &Ferrets.Pool.default/0)
     ref = make_ref()
 
-    case fun.(pool, ref, Keyword.get(opts, :timeout, :infinity)) do
+    case submit_nif(fun, pool, ref, Keyword.get(opts, :timeout, :infinity)) do
       {:ok, handle} -> {:ok, %__MODULE__{ref: ref, handle: handle}}
       error -> error
     end
+  end
+
+  # The NIF gives up helping a long list insert on the table after its
+  # budget (before submitting anything) rather than hold the scheduler:
+  # yield and submit again.
+  defp submit_nif(fun, pool, ref, timeout) do
+    fun.(pool, ref, timeout)
+  catch
+    :error, :ferrets_batch_busy ->
+      :erlang.yield()
+      submit_nif(fun, pool, ref, timeout)
   end
 
   @doc """

@@ -9,7 +9,7 @@ use crate::lean::lean_nif;
 use crate::names;
 use crate::ops::term;
 use crate::owner::tab_term;
-use crate::table::{lookup_table, resolve_blocking, Access, TableResource};
+use crate::table::{lookup_table, resolve, Access, TableResource};
 
 /// The table's reference (its `id`).
 fn arc_of(t: &TableResource) -> NifResult<ResourceArc<TableResource>> {
@@ -69,9 +69,13 @@ fn whereis<'a>(env: Env<'a>, name: Atom) -> Term<'a> {
 /// `rename(Tab, Name)`: renames a named table (an unnamed one only changes
 /// what `info(Tab, name)` says). Returns the name, or the reference for an
 /// unnamed table, as ETS does.
+///
+/// While a long list insert is under way it helps for the usual budget, then
+/// raises `ferrets_batch_busy` (before any effect), on which `ferrets:rename/2`
+/// yields and calls again: no normal scheduler is held for long.
 #[rustler::nif]
 fn rename<'a>(env: Env<'a>, tab: Term<'a>, name: Atom) -> NifResult<Term<'a>> {
-    let t = resolve_blocking(env, tab, Access::Write)?;
+    let t = resolve(env, tab, Access::Write)?;
     let new = crate::raw::word(name.as_c_arg());
     if t.named {
         let old = t.name.load(Ordering::Acquire);

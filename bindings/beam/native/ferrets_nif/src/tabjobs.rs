@@ -19,13 +19,16 @@ use crate::key::Key;
 use crate::objects::{encode_object, Obj};
 use crate::ops::put_all;
 use crate::pool::{build, error_tuple, ok_tuple, submit, Ctx, PoolResource, Reply};
-use crate::table::{resolve_blocking, Access, TableResource};
+use crate::table::{resolve, Access, TableResource};
 
 // --- Adapter: the only code here that knows the table's internals. ---
 
 /// A counted reference to the table `tab`, once the caller may `access` it.
+/// During a long list insert: helps for the usual budget, then raises
+/// `ferrets_batch_busy` (nothing submitted yet), on which `Ferrets.Async`
+/// yields and submits again.
 fn table_arc<'a>(env: Env<'a>, tab: Term<'a>, access: Access) -> NifResult<ResourceArc<TableResource>> {
-    let t = resolve_blocking(env, tab, access)?;
+    let t = resolve(env, tab, access)?;
     crate::names::by_id(t.id).ok_or(Error::BadArg)
 }
 
