@@ -18,8 +18,10 @@
 //! not done then, the NIFs on normal schedulers ([`crate::lean`])
 //! reschedule themselves with `enif_schedule_nif` (the process yields and
 //! the call runs again, helping again), so no NIF call holds a normal
-//! scheduler for more than about half a millisecond. Dirty NIFs and a few
-//! rare ones retry in place instead ([`blocking`]). Nothing of this runs
+//! scheduler for more than about half a millisecond; `rename/2` and the
+//! `Ferrets.Async` submits raise [`BUSY`] instead, on which their Erlang and
+//! Elixir callers yield and call again. Dirty NIFs retry in place
+//! ([`blocking`]). Nothing of this runs
 //! unless the table is busy: the hot path reads no thread-local.
 
 use std::collections::HashMap;
@@ -52,14 +54,14 @@ const CHUNK: usize = 128;
 /// The longest a normal-scheduler call helps a batch before it yields.
 pub const HELP_BUDGET: Duration = Duration::from_micros(300);
 
-/// The atom a table check raises when the caller should yield and retry
-/// (never seen by Erlang code: [`crate::lean`] reschedules instead).
+/// The atom a table check raises when the caller should yield and retry:
+/// [`crate::lean`] reschedules on it; `ferrets:rename/2` and
+/// `Ferrets.Async` catch it, yield and call again; no user sees it.
 pub const BUSY: &str = "ferrets_batch_busy";
 
 /// Runs `f` (a NIF body that checks its table first, before any effect)
-/// until it gets past the table check: for callers that cannot reschedule
-/// themselves (dirty NIFs, rare ones), which therefore keep helping a long
-/// list insert until it is stored instead of yielding.
+/// until it gets past the table check: for dirty NIFs, which may keep
+/// helping a long list insert until it is stored instead of yielding.
 pub fn blocking<T>(mut f: impl FnMut() -> NifResult<T>) -> NifResult<T> {
     loop {
         match f() {

@@ -262,8 +262,7 @@ pub fn resolve<'a>(env: Env<'a>, tab: Term<'a>, access: Access) -> NifResult<&'a
     Ok(t)
 }
 
-/// [`resolve`] for NIFs that cannot reschedule themselves (dirty ones, rare
-/// ones): helps a long list insert until it is stored (see
+/// [`resolve`] for dirty NIFs: helps a long list insert until it is stored (see
 /// [`crate::batch::blocking`]).
 pub fn resolve_blocking<'a>(env: Env<'a>, tab: Term<'a>, access: Access) -> NifResult<&'a TableResource> {
     crate::batch::blocking(|| resolve(env, tab, access))
