@@ -48,19 +48,27 @@ defmodule Bench do
   end
 
   # Runs `fun.(slice)` in `workers` processes at once; wall time in ns.
+  # Worker i is bound to scheduler i (round robin; the undocumented but
+  # long-standing `{:scheduler, n}` spawn option): left to the load balancer,
+  # two short-lived workers often shared one scheduler for most of a chunk,
+  # which made the 2-scheduler rows bimodal (the same row 0.7x or 1.4x).
   def timed(slices, fun) do
     parent = self()
+    online = :erlang.system_info(:schedulers_online)
 
     pids =
-      for s <- slices do
-        spawn_link(fn ->
-          receive do
-            :go -> :ok
-          end
+      for {s, i} <- Enum.with_index(slices) do
+        :erlang.spawn_opt(
+          fn ->
+            receive do
+              :go -> :ok
+            end
 
-          fun.(s)
-          send(parent, {:done, self()})
-        end)
+            fun.(s)
+            send(parent, {:done, self()})
+          end,
+          [:link, {:scheduler, rem(i, online) + 1}]
+        )
       end
 
     t0 = System.monotonic_time(:nanosecond)
