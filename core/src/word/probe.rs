@@ -90,6 +90,7 @@ impl RawTable {
     /// flight shows its key, so two writers of the same key can never claim
     /// two different lanes. A claim in flight for this key is published here
     /// (so this writer never waits for the claimer) and returned as found.
+    #[inline]
     pub(crate) fn locate(&self, key: u64, h: Hashed) -> Spot<'_> {
         self.check_alive();
         let home = self.home(h.pos);

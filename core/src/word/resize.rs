@@ -43,7 +43,25 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     /// The table a writer should use, starting from `t`: follows `next`
     /// links, helping each resize on the way and copying the key's probe
     /// path so that the key can no longer change behind us.
+    #[inline]
     pub(super) fn settle<'g>(
+        &self,
+        part: &Partition,
+        t: &'g RawTable,
+        h: Hashed,
+        guard: &'g Guard<'_>,
+    ) -> &'g RawTable {
+        // No resize in progress: the common case, kept inline.
+        if t.next().is_null() {
+            return t;
+        }
+        self.settle_resizing(part, t, h, guard)
+    }
+
+    /// [`Self::settle`] when `t` is resizing.
+    #[cold]
+    #[inline(never)]
+    fn settle_resizing<'g>(
         &self,
         part: &Partition,
         mut t: &'g RawTable,
