@@ -176,4 +176,63 @@ defmodule FerretsTest do
     assert :ferrets.lookup(live, :k) == [{:k, 3}]
     Ferrets.Pool.shutdown(pool)
   end
+
+  # The NIF has its own allocator (mimalloc, native/ferrets_nif/src/alloc.rs):
+  # objects of every layout are allocated on one scheduler and freed on
+  # another, on a dirty scheduler and on the table's cleanup, and the table
+  # must still hold exactly what :ets holds.
+  test "objects made and freed on different schedulers end like :ets" do
+    big = :binary.copy("b", 100)
+    object = fn k, r ->
+      case rem(k + r, 5) do
+        0 -> {k, r}
+        1 -> {k, r, :lists.seq(1, 12)}
+        2 -> {k, big, r}
+        3 -> {k, %{r: r, s: "short"}, [big, big]}
+        _ -> {k, {r, r}, 1, 2, 3, 4, 5, 6, 7}
+      end
+    end
+
+    online = :erlang.system_info(:schedulers_online)
+
+    run = fn mod ->
+      t = mod.new(:churn, [:set, :public])
+      parent = self()
+
+      pids =
+        for w <- 0..3 do
+          :erlang.spawn_opt(
+            fn ->
+              # Worker w inserts its own keys, then every worker deletes or
+              # rewrites the keys of worker w + 1 (made on another scheduler).
+              for r <- 0..5, k <- (w * 500)..(w * 500 + 499), do: mod.insert(t, object.(k, r))
+              send(parent, {:stored, self()})
+              receive do: (:go -> :ok)
+              other = rem(w + 1, 4) * 500
+
+              for k <- other..(other + 499) do
+                if rem(k, 3) == 0, do: mod.delete(t, k), else: mod.insert(t, object.(k, 9))
+              end
+
+              send(parent, {:done, self()})
+            end,
+            [:link, {:scheduler, rem(w, online) + 1}]
+          )
+        end
+
+      for p <- pids, do: assert_receive({:stored, ^p}, 30_000)
+      for p <- pids, do: send(p, :go)
+      for p <- pids, do: assert_receive({:done, ^p}, 30_000)
+      # Long lists are stored on a dirty scheduler, and freed by the delete.
+      true = mod.insert(t, for(k <- 10_000..12_999, do: object.(k, 1)))
+      contents = Enum.sort(mod.tab2list(t))
+      size = mod.info(t, :size)
+      true = mod.delete(t)
+      {contents, size}
+    end
+
+    {ets, fer} = {run.(:ets), run.(:ferrets)}
+    assert ets == fer
+    assert elem(fer, 1) == 2000 - 667 + 3000
+  end
 end

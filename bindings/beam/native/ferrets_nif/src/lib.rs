@@ -7,8 +7,9 @@
 //! the `ferrets_core::Table` stores, [`table`] the table resource and access
 //! checks, [`options`] parses `new/2`, [`owner`] handles ownership and heirs,
 //! [`names`] the registries, [`batch`] the isolation of long list inserts, and [`ops`], [`counters`], [`iter`], [`info`] the
-//! NIFs themselves.
+//! NIFs themselves; [`alloc`] picks the library's allocator.
 
+mod alloc;
 mod atoms;
 mod batch;
 mod blob;
