@@ -484,9 +484,9 @@ pub fn decode(env: *mut ErlNifEnv, bytes: &[u8], blobs: &[Blob]) -> (ErlNifTerm,
                 let t = with_terms(2 * n, |slots| {
                     let (ks, vs) = slots.split_at_mut(n);
                     for i in 0..n {
-                        let (k, used) = decode(env, &bytes[at..], blobs);
+                        let (k, used) = decode_element(env, &bytes[at..], blobs);
                         at += used;
-                        let (v, used) = decode(env, &bytes[at..], blobs);
+                        let (v, used) = decode_element(env, &bytes[at..], blobs);
                         at += used;
                         ks[i] = k;
                         vs[i] = v;
@@ -502,13 +502,26 @@ pub fn decode(env: *mut ErlNifEnv, bytes: &[u8], blobs: &[Blob]) -> (ErlNifTerm,
     }
 }
 
+/// [`decode`] of one element of a tuple, list or map, with atoms and small
+/// integers built inline: most elements are, and a call to `decode` (a big
+/// frame, a jump table) costs more than building them.
+#[inline(always)]
+fn decode_element(env: *mut ErlNifEnv, bytes: &[u8], blobs: &[Blob]) -> (ErlNifTerm, usize) {
+    let word = || u64::from_le_bytes(bytes[1..9].try_into().unwrap_or_default());
+    match bytes[0] {
+        ATOM => (crate::raw::term_of(word()), 9),
+        INT => (int_term(env, word() as i64), 9),
+        _ => decode(env, bytes, blobs),
+    }
+}
+
 /// Decodes one term per slot from the start of `bytes` (consecutive
 /// encodings, as tuples and lists store their elements); returns the bytes read.
 #[inline]
 fn decode_into(env: *mut ErlNifEnv, bytes: &[u8], blobs: &[Blob], slots: &mut [ErlNifTerm]) -> usize {
     let mut at = 0;
     for slot in slots.iter_mut() {
-        let (t, used) = decode(env, &bytes[at..], blobs);
+        let (t, used) = decode_element(env, &bytes[at..], blobs);
         *slot = t;
         at += used;
     }
