@@ -345,14 +345,16 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
                         self.finish_before(part, t, &guard);
                         continue;
                     }
-                    if let Claim::Lost = claim(group, lane, ctrl, h.tag, key, value) {
-                        continue;
-                    }
+                    let Claim::Stored(fresh) = claim(group, lane, ctrl, h.tag, key, value) else { continue };
                     let len = part.add_len(1) as usize;
                     if len > t.max_live {
                         self.start_resize(part, t, self.target_groups(len), false, &guard);
                     } else if distance > MAX_DISTANCE {
                         self.start_resize(part, t, self.rehash_groups(len, t), false, &guard);
+                    } else if fresh && t.count_lane() > t.max_live {
+                        // Few live entries but many lanes kept by removed
+                        // keys: probes lengthen, so rebuild without them.
+                        self.start_resize(part, t, self.reclaim_groups(len), false, &guard);
                     }
                     return r;
                 }

@@ -46,8 +46,9 @@ pub(crate) enum Spot<'g> {
 
 /// How a claim ended.
 pub(crate) enum Claim {
-    /// The lane went from empty to `(KEYED|LIVE, value)`.
-    Stored,
+    /// The lane went from empty to `(KEYED|LIVE, value)`; `true` when this
+    /// claim also set the lane's control byte (a lane claimed for good).
+    Stored(bool),
     /// Someone else got there first (or a resize froze the lane): locate again.
     Lost,
 }
@@ -158,14 +159,15 @@ pub(crate) fn claim(group: &Group, lane: usize, claim: Option<u64>, tag: u8, key
             return Claim::Lost;
         }
     }
+    let lanes = claim.is_some();
     if group.pairs[lane].compare_exchange((0, 0), (CLAIMED, key)).is_err() {
         return Claim::Lost;
     }
     match group.publish(lane, key, (KEYED | LIVE, value)) {
-        Ok(()) => Claim::Stored,
+        Ok(()) => Claim::Stored(lanes),
         Err(fresh @ (state, _)) if state == KEYED | FRESH => {
             match group.pairs[lane].compare_exchange(fresh, (KEYED | LIVE, value)) {
-                Ok(()) => Claim::Stored,
+                Ok(()) => Claim::Stored(lanes),
                 Err(_) => Claim::Lost,
             }
         }

@@ -18,6 +18,14 @@ pub(crate) struct Migration {
     pub(crate) done: AtomicUsize,
     /// Lanes writers claimed in this table while a resize was filling it.
     pub(crate) claims: AtomicUsize,
+    /// Lanes claimed in this table for good (control bytes set): by the
+    /// copies of the resize that filled it (counted in advance as the live
+    /// entries when it started, so copies pay no extra write) and by
+    /// writers since. It covers removed keys' lanes, which the live count
+    /// misses, and probe lengths follow it. Only a Relaxed rehash trigger
+    /// that orders no memory, so a std atomic even under loom (exploring it
+    /// would only slow the models).
+    pub(crate) lanes: std::sync::atomic::AtomicUsize,
 }
 
 /// Groups copied per help step: 15 lanes, well under a microsecond.
@@ -74,7 +82,10 @@ impl RawTable {
             next: AtomicPtr::new(std::ptr::null_mut()),
             drops_prev,
             room: max_live(groups).saturating_sub(if drops_prev { 0 } else { copies }),
-            migration: CachePadded::new(Migration::default()),
+            migration: CachePadded::new(Migration {
+                lanes: (if drops_prev { 0 } else { copies }).into(),
+                ..Migration::default()
+            }),
             #[cfg(debug_assertions)]
             canary: AtomicUsize::new(ALIVE),
         })
@@ -122,6 +133,12 @@ impl RawTable {
     /// Bytes of the table and its groups.
     pub(crate) fn bytes(&self) -> usize {
         size_of::<Self>() + self.groups.len() * size_of::<Group>()
+    }
+
+    /// Records a lane a writer claimed for good; returns the new count.
+    #[inline]
+    pub(crate) fn count_lane(&self) -> usize {
+        self.migration.lanes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
     }
 
     /// Chunks a resize hands out.

@@ -40,6 +40,16 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         }
     }
 
+    /// Group count for a rehash forced by the lanes removed keys keep: a
+    /// table with as many claimed lanes as its grow threshold allows, but
+    /// fewer live entries. Rebuilt at a third full, so that a churn over a
+    /// bounded key set (whose removed keys come back to their lanes) settles
+    /// at short probes and stops rehashing, while a churn over ever new keys
+    /// rebuilds it every 1.25x its live count of fresh keys.
+    pub(super) fn reclaim_groups(&self, live: usize) -> usize {
+        self.target_groups(live * 3 / 2)
+    }
+
     /// The table a writer should use, starting from `t`: follows `next`
     /// links, helping each resize on the way and copying the key's probe
     /// path so that the key can no longer change behind us.
@@ -243,7 +253,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
                     std::thread::yield_now();
                 }
                 Spot::Vacant { group, lane, claim: ctrl, .. } => {
-                    if let Claim::Stored = claim(group, lane, ctrl, h.tag, key, value) {
+                    if let Claim::Stored(_) = claim(group, lane, ctrl, h.tag, key, value) {
                         return;
                     }
                 }
