@@ -75,6 +75,7 @@ impl<K, V> RawTable<K, V> {
                 if word & PTR == 0 || word & COPIED != 0 {
                     continue;
                 }
+                Entry::<K, V>::prefetch_rest(word & PTR);
                 // SAFETY: non-null, not copied: the entry is linked from a
                 // table reachable under our pin, so retired (if ever) after it.
                 let e = unsafe { entry::<K, V>(word) };

@@ -18,6 +18,31 @@ pub(crate) struct Entry<K, V> {
     pub(crate) value: V,
 }
 
+impl<K, V> Entry<K, V> {
+    /// Requests the lines of the entry at `ptr` after the one it starts in
+    /// (its value, when the entry straddles a line boundary), so that their
+    /// misses overlap the miss of the first line, which the key compare
+    /// waits for. A cold read then pays one dependent miss for the entry
+    /// instead of two. Only a hint: it never faults, even on a bad address.
+    #[inline(always)]
+    pub(crate) fn prefetch_rest(ptr: usize) {
+        #[cfg(all(target_arch = "x86_64", not(loom)))]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            // Lines after the first that the entry reaches into; counted
+            // from the offset so that no address arithmetic can overflow.
+            let rest = ((ptr & 63) + size_of::<Self>().max(1) - 1) / 64;
+            for i in 1..=rest {
+                let line = (ptr & !63).wrapping_add(64 * i);
+                // SAFETY: a prefetch is a hint that never faults or writes memory.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(line as *const i8) };
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+        let _ = ptr;
+    }
+}
+
 /// Resize progress of a table that has a `next` (kept off the readers' line).
 #[derive(Default)]
 pub(crate) struct Migration {

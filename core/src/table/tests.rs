@@ -182,3 +182,32 @@ fn churn_during_a_stalled_resize_leaves_room_for_the_copy() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// A key or value of five cache lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Big([u64; 40]);
+
+impl HeapSize for Big {
+    fn heap_size(&self) -> usize {
+        0
+    }
+}
+
+#[test]
+fn prefetching_an_entry_never_faults_and_long_entries_read_intact() {
+    // A hint only: addresses that are null, unmapped or at the top of the
+    // address space must not fault (a load there would).
+    for ptr in [0, 8, 0x1000, usize::MAX & !63, usize::MAX - 200] {
+        raw::Entry::<Big, Big>::prefetch_rest(ptr);
+    }
+    // Entries spanning many lines (prefetched past the first) still
+    // compare and read whole.
+    let t: Table<Big, Big> = Table::new();
+    for i in 0..2_000u64 {
+        assert!(t.insert(Big([i; 40]), Big([i * 3; 40])));
+    }
+    for i in 0..2_000u64 {
+        assert_eq!(t.get(&Big([i; 40])), Some(Big([i * 3; 40])));
+    }
+    assert_eq!(t.get(&Big([2_000; 40])), None);
+}
