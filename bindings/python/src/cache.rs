@@ -44,7 +44,8 @@
 //! The cache pays when keys repeat: when a window of fills sees fewer hits
 //! than fills (random reads over more keys than it holds), it sits out the
 //! next 262,144 lookups, so that a cold workload pays for it in one
-//! lookup in 256.
+//! lookup in 256. It invalidates every slot as it steps aside, so that
+//! meanwhile no slot is valid and writes skip their invalidation too.
 //!
 //! Layout: 4-way set-associative, the set chosen by the key's Python hash
 //! (equal keys have equal hashes, so `1` and `1.0` meet in one set), sized
@@ -71,15 +72,6 @@ pub const MAX_SLOTS: usize = 1 << 14;
 const WINDOW: u64 = 1024;
 /// Lookups the cache sits out after a window with fewer hits than fills.
 const SIT_OUT: u32 = 1 << 18;
-
-/// What a [`ReadCache::fill`] follows.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum After {
-    /// A read: nothing changed.
-    Read,
-    /// A write to the key.
-    Write,
-}
 
 /// One cached read.
 struct Slot {
@@ -125,7 +117,9 @@ struct Inner {
     /// hits (keys that do not repeat, or more hot keys than slots) only
     /// adds work (a fill per miss, each touching objects and slots that
     /// are cold), so after such a window it stays out of the way for a
-    /// while, then tries again. Writes still invalidate meanwhile.
+    /// while, then tries again. It invalidates every slot as it starts
+    /// (see [`Inner::sit_out`]), so nothing is valid while it sits out and
+    /// writes meanwhile have nothing to invalidate.
     skip: u32,
     slots: Box<[Slot]>,
     /// One per set: bumped to invalidate the set's slots.
@@ -264,6 +258,15 @@ impl Inner {
         old.into_vec().into_iter().for_each(|s| s.release(serial));
     }
 
+    /// Steps aside for [`SIT_OUT`] lookups, invalidating every slot first:
+    /// nothing is recorded meanwhile, so nothing needs invalidating either
+    /// (writes skip the hash and the stamp of their key's set), and the
+    /// cache comes back empty.
+    fn sit_out(&mut self, serial: Serial<'_>) {
+        self.bump(serial);
+        self.skip = SIT_OUT;
+    }
+
     /// Invalidates every slot.
     fn bump(&mut self, serial: Serial<'_>) {
         if self.version == u32::MAX {
@@ -348,40 +351,50 @@ impl ReadCache {
     }
 
     /// Records `value` (or, when `None`, only the presence) of `key` and
-    /// the `entry` holding it, just read or written under the GIL (`after`);
+    /// the `entry` holding it, just read or written under the GIL;
     /// nothing if a bulk write runs or `key` is not cacheable. `len` gives
     /// the table's entry count, to size the cache.
+    #[inline(always)]
     pub fn fill(
         &self,
         serial: Serial<'_>,
         key: &Bound<'_, PyAny>,
         value: Option<&Bound<'_, PyAny>>,
         entry: *const Entry,
-        after: After,
+        len: impl FnOnce() -> usize,
+    ) {
+        // Sitting out, nothing is recorded and nothing is valid, so a
+        // write has nothing to invalidate either: decided inline, so that a
+        // cold read or write, the case the cache sits out for, pays no call.
+        if self.inner(serial).skip > 0 {
+            return;
+        }
+        self.fill_slow(serial, key, value, entry, len);
+    }
+
+    /// [`ReadCache::fill`] past its inline check.
+    fn fill_slow(
+        &self,
+        serial: Serial<'_>,
+        key: &Bound<'_, PyAny>,
+        value: Option<&Bound<'_, PyAny>>,
+        entry: *const Entry,
         len: impl FnOnce() -> usize,
     ) {
         let inner = self.inner(serial);
         if inner.bulk > 0 || !cacheable_key(key) {
             return;
         }
-        if inner.skip == 0 {
-            inner.window_fills += 1;
-            if inner.window_fills >= WINDOW {
-                if inner.window_hits < inner.window_fills {
-                    inner.skip = SIT_OUT;
-                }
-                inner.window_hits = 0;
-                inner.window_fills = 0;
+        // `fill` returned while sitting out: `skip` is 0 here.
+        inner.window_fills += 1;
+        if inner.window_fills >= WINDOW {
+            let pays = inner.window_hits >= inner.window_fills;
+            inner.window_hits = 0;
+            inner.window_fills = 0;
+            if !pays {
+                inner.sit_out(serial);
+                return;
             }
-        }
-        if inner.skip > 0 {
-            // Not recorded; after a write, what was cached goes. (A read
-            // leaves the stamps alone: on a cold workload they are not in
-            // the processor's cache either.)
-            if after == After::Write {
-                Self::forget_in(inner, serial, key);
-            }
-            return;
         }
         inner.fills += 1;
         if inner.slots.is_empty() || inner.fills > inner.slots.len() {
@@ -428,7 +441,8 @@ impl ReadCache {
     /// [`ReadCache::forget`] on the borrowed state.
     #[inline(always)]
     fn forget_in(inner: &mut Inner, serial: Serial<'_>, key: &Bound<'_, PyAny>) {
-        if inner.slots.is_empty() {
+        // Sitting out, no slot is valid (see `Inner::sit_out`).
+        if inner.slots.is_empty() || inner.skip > 0 {
             return;
         }
         let h = if cacheable_key(key) { hash_of(key) } else { None };

@@ -12,7 +12,7 @@ use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use crate::blob::{Blob, Buf, KeyBytes};
-use crate::cache::{After, ReadCache};
+use crate::cache::ReadCache;
 use crate::codec::{
     as_int, decode, encode_key, encode_value, int_bytes, is_atom, small_int, small_key, small_key_into,
     small_value, tag_type_name, BIGINT, INT, SMALL,
@@ -313,7 +313,7 @@ impl Table {
                 drop(pinned);
                 let v = n.into_pyobject(py).unwrap_or_else(|e| match e {}).into_any();
                 if let Some(s) = serial {
-                    self.cache().fill(s, key, Some(&v), at, After::Read, || self.map().len());
+                    self.cache().fill(s, key, Some(&v), at, || self.map().len());
                 }
                 return Some(Some(v));
             }
@@ -329,7 +329,7 @@ impl Table {
         let v = decode(py, &bytes).ok()?;
         // Only short values are cached: the memory the cache holds stays small.
         if let (Some(s), true) = (serial, short) {
-            self.cache().fill(s, key, Some(&v), at, After::Read, || self.map().len());
+            self.cache().fill(s, key, Some(&v), at, || self.map().len());
         }
         Some(Some(v))
     }
@@ -350,7 +350,7 @@ impl Table {
         let at = self.map().get_ref(KeyBytes::new(&stack[..n]), &pinned).map(|e| e as *const Entry);
         drop(pinned);
         if let Some(at) = at {
-            self.cache().fill(s, key, None, at, After::Read, || self.map().len());
+            self.cache().fill(s, key, None, at, || self.map().len());
         }
         Some(at.is_some())
     }
@@ -383,7 +383,7 @@ impl Table {
         let Some(n) = small_key_into(key, &mut stack) else { return false };
         if let Some(at) = overwrite_entry(self.map(), KeyBytes::new(&stack[..n]), write) {
             if let Some(s) = serial {
-                self.cache().fill(s, key, Some(value), at, After::Write, || self.map().len());
+                self.cache().fill(s, key, Some(value), at, || self.map().len());
             }
             return true;
         }
@@ -419,7 +419,7 @@ impl Table {
         });
         if let (Some(at), Some(s), Some(n)) = (at, serial, sum) {
             let v = int(n);
-            self.cache().fill(s, key, Some(&v), at, After::Write, || self.map().len());
+            self.cache().fill(s, key, Some(&v), at, || self.map().len());
             return Some(v);
         }
         if sum.is_none() {
