@@ -4,9 +4,12 @@ The read cache of ``ferrets.Table`` pays when keys repeat; here they mostly
 do not (200,000 random picks among N keys), so this shows what a cache miss
 costs. Run from the repository root::
 
-    .venv/bin/python bindings/python/benchmarks/bench_cold.py [N ...]   # default: 100000 1000000
+    .venv/bin/python bindings/python/benchmarks/bench_cold.py [--distinct] [N ...]   # default: 100000 1000000
 
 Prints, per table size, the median thread CPU ns per op over 5 passes.
+Every key holds the same int object by default (a mapping that stores
+objects hands that one hot object back on every read); ``--distinct`` gives
+each key its own int, so reading one back touches that object's memory too.
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ def compile_loop(body: str) -> Callable[[Any, list[str]], int]:
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [100_000, 1_000_000]
+    args = sys.argv[1:]
+    distinct = "--distinct" in args
+    sizes = [int(a) for a in args if a != "--distinct"] or [100_000, 1_000_000]
     subjects: dict[str, Callable[[], Any]] = {
         "ferrets.Table": ferrets.Table,
         "cachebox.LRUCache": lambda: cachebox.LRUCache(maxsize=1 << 30),
@@ -52,8 +57,9 @@ def main() -> None:
         tables = {}
         for name, factory in subjects.items():
             m = factory()
-            for k in keys:
-                m[k] = 12345
+            for i, k in enumerate(keys):
+                # Above 256, so ints are not CPython's shared small ones.
+                m[k] = 1000 + i if distinct else 12345
             tables[name] = m
         for op, body in OPS.items():
             run = compile_loop(body)
