@@ -2,6 +2,7 @@
 
 use pyo3::prelude::*;
 
+mod alloc;
 mod blob;
 mod cache;
 mod codec;
