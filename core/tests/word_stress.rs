@@ -1,65 +1,28 @@
 //! Randomized multi-thread stress of `WordTable`, checked against
-//! sequential models: the shared scenarios of `stress_common`, then counter
+//! sequential models: the shared scenarios of `map_common::stress`, then counter
 //! and iteration races of its own.
 
-mod stress_common;
+mod map_common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-use ferrets_core::{Compute, TableOptions, WordTable};
-use stress_common::StressMap;
-
-impl StressMap for WordTable<u64, i64> {
-    fn with_partitions(partitions: usize) -> Self {
-        WordTable::with_options(TableOptions { partitions: Some(partitions), capacity: 0 })
-    }
-    fn insert(&self, k: u64, v: i64) -> bool {
-        WordTable::insert(self, k, v)
-    }
-    fn insert_new(&self, k: u64, v: i64) -> bool {
-        WordTable::insert_new(self, k, v)
-    }
-    fn remove(&self, k: u64) -> bool {
-        WordTable::remove(self, k)
-    }
-    fn take(&self, k: u64) -> Option<i64> {
-        WordTable::take(self, k)
-    }
-    fn get(&self, k: u64) -> Option<i64> {
-        WordTable::get(self, k)
-    }
-    fn contains_key(&self, k: u64) -> bool {
-        WordTable::contains_key(self, k)
-    }
-    fn compute<R>(&self, k: u64, f: impl FnMut(Option<i64>) -> Compute<i64, R>) -> R {
-        WordTable::compute(self, k, f)
-    }
-    fn counter_add(&self, k: u64, delta: i64) {
-        WordTable::counter_add(self, k, delta, 0);
-    }
-    fn len(&self) -> usize {
-        WordTable::len(self)
-    }
-    fn keys(&self) -> Vec<u64> {
-        self.iter().map(|(k, _)| k).collect()
-    }
-}
+use ferrets_core::{TableOptions, WordTable};
 
 #[test]
 fn stress_one_partition() {
-    stress_common::stress::<WordTable<u64, i64>>(1);
+    map_common::stress::stress::<WordTable<u64, i64>>(1);
 }
 
 #[test]
 fn stress_many_partitions() {
-    stress_common::stress::<WordTable<u64, i64>>(8);
+    map_common::stress::stress::<WordTable<u64, i64>>(8);
 }
 
 #[test]
 fn concurrent_grow_from_empty() {
-    stress_common::concurrent_grow_from_empty::<WordTable<u64, i64>>();
+    map_common::stress::concurrent_grow_from_empty::<WordTable<u64, i64>>();
 }
 
 /// Counter adds from several threads on a few hot keys while other writers

@@ -1,5 +1,5 @@
 //! The randomized multi-thread stress both tables run (`table_stress.rs`,
-//! `word_stress.rs`), written once against [`StressMap`].
+//! `word_stress.rs`).
 //!
 //! Each thread owns a disjoint key range, so its own `HashMap` model predicts
 //! every result exactly, while all threads share partitions, groups, resizes
@@ -14,32 +14,7 @@ use std::thread;
 
 use ferrets_core::Compute;
 
-/// A `u64 -> i64` table under test, by value (the two tables differ in
-/// borrowing and in how a counter add reports a non-counter).
-pub trait StressMap: Send + Sync + 'static {
-    /// An empty table of `partitions` partitions.
-    fn with_partitions(partitions: usize) -> Self;
-    /// `insert`: whether the key was absent.
-    fn insert(&self, k: u64, v: i64) -> bool;
-    /// `insert_new`: whether it was stored.
-    fn insert_new(&self, k: u64, v: i64) -> bool;
-    /// `remove`: whether the key was present.
-    fn remove(&self, k: u64) -> bool;
-    /// `take`: the removed value.
-    fn take(&self, k: u64) -> Option<i64>;
-    /// `get`.
-    fn get(&self, k: u64) -> Option<i64>;
-    /// `contains_key`.
-    fn contains_key(&self, k: u64) -> bool;
-    /// `compute` with a closure that sees the value by copy.
-    fn compute<R>(&self, k: u64, f: impl FnMut(Option<i64>) -> Compute<i64, R>) -> R;
-    /// `counter_add(k, delta, 0)`.
-    fn counter_add(&self, k: u64, delta: i64);
-    /// `len`.
-    fn len(&self) -> usize;
-    /// Every key the iterator yields, in its order.
-    fn keys(&self) -> Vec<u64>;
-}
+use super::TestMap;
 
 const THREADS: u64 = 3;
 /// Operations per writer; `FERRETS_STRESS_OPS` raises it for long soaks.
@@ -60,7 +35,7 @@ fn counter_key(i: u64) -> u64 {
 
 /// Writers with per-thread models, shared counters and a reader of stable
 /// keys, over `partitions` partitions.
-pub fn stress<M: StressMap>(partitions: usize) {
+pub fn stress<M: TestMap>(partitions: usize) {
     let ops = ops();
     let t = Arc::new(M::with_partitions(partitions));
     for i in 0..STABLE {
@@ -188,7 +163,7 @@ impl TryInsertCompat for HashMap<u64, i64> {
 
 /// Concurrent growth from empty (several resizes racing writers on stale
 /// tables: this once livelocked the prefill of the benchmark).
-pub fn concurrent_grow_from_empty<M: StressMap>() {
+pub fn concurrent_grow_from_empty<M: TestMap>() {
     for partitions in [1, 4] {
         let t = Arc::new(M::with_partitions(partitions));
         let per = 40_000u64;
