@@ -121,18 +121,19 @@ tab2list(Tab) ->
         L -> L
     end.
 
-%% @doc Folds over every object, like `ets:foldl/3'.
-foldl(Fun, Acc, Tab) when is_function(Fun, 2) ->
-    lists:foldl(Fun, Acc, tab2list(Tab));
+%% @doc Folds over every object, like `ets:foldl/3'. As there, a `Fun'
+%% that is not a 2-ary fun fails with `function_clause' in `lists:foldl/3'
+%% (or with what calling it raises), and is never called on an empty table.
 foldl(Fun, Acc, Tab) ->
-    erlang:error(badarg, [Fun, Acc, Tab]).
+    case tab2list(Tab) of
+        [] -> Acc;
+        Objects -> lists:foldl(Fun, Acc, Objects)
+    end.
 
 %% @doc Folds over every object, like `ets:foldr/3' (same order as `foldl/3'
 %% for hash tables).
-foldr(Fun, Acc, Tab) when is_function(Fun, 2) ->
-    lists:foldl(Fun, Acc, tab2list(Tab));
 foldr(Fun, Acc, Tab) ->
-    erlang:error(badarg, [Fun, Acc, Tab]).
+    foldl(Fun, Acc, Tab).
 
 %% @doc Information about a table, like `ets:info/1'; `undefined' if it does not exist.
 info(Tab) ->

@@ -39,7 +39,7 @@ defmodule FerretsDifferentialTest do
 
   defp rand_object do
     case :rand.uniform(12) do
-      1 -> :not_a_tuple
+      1 -> Enum.random([:not_a_tuple, [{:k, 1} | {:k, 2}]])
       2 -> {}
       3 -> {rand_key()}
       4 -> {rand_key(), :rand.uniform(5), rand_value()}
@@ -56,6 +56,10 @@ defmodule FerretsDifferentialTest do
       fn -> {2, Enum.random([-2, 3]), Enum.random([0, 5]), Enum.random([-1, 1, 100])} end,
       fn -> [{2, 1}, {3, -1, 0, 7}] end,
       fn -> {2, Bitwise.bsl(1, 64)} end,
+      # A zero increment with a threshold counts as counting up (ETS).
+      fn -> {2, 0, Enum.random([0, 5]), 9} end,
+      # Bare increments inside a list, and an improper list: badarg.
+      fn -> Enum.random([[2], [{2, 1}, 1], [{2, 1} | 3]]) end,
       fn -> :bad end
     ]).()
   end
@@ -76,11 +80,11 @@ defmodule FerretsDifferentialTest do
       14 -> {:delete_object, [rand_object()]}
       15 -> {:update_counter, [rand_key(), rand_counter_op()]}
       16 -> {:update_counter, [rand_key(), rand_counter_op(), Enum.random([{:d, 0}, {:d, 0, 0}, :x])]}
-      17 -> {:update_element, [rand_key(), Enum.random([{2, rand_value()}, [{3, 1}, {2, big()}], {1, :k}, {7, 1}, :bad])]}
+      17 -> {:update_element, [rand_key(), Enum.random([{2, rand_value()}, [{3, 1}, {2, big()}], {1, :k}, {7, 1}, :bad, [{2, 1} | :x]])]}
       18 -> {:info, [Enum.random([:size, :type, :keypos, :named_table, :protection, :name, :owner, :heir, :write_concurrency, :compressed, :bogus])]}
       19 -> Enum.random([{:tab2list, []}, {:info_all, []}])
       20 -> {:traverse, []}
-      21 -> {:foldl, []}
+      21 -> Enum.random([{:foldl, []}, {:foldr, []}, {:fold_bad_fun, [Enum.random([:x, :arity1])]}])
       22 -> if :rand.uniform(5) == 1, do: {:delete_all_objects, []}, else: {:lookup, [rand_key()]}
     end
   end
@@ -97,15 +101,25 @@ defmodule FerretsDifferentialTest do
   defp run(mod, t, {:foldl, []}),
     do: safe(fn -> mod.foldl(fn o, acc -> [o | acc] end, [], t) |> Enum.sort() end)
 
+  defp run(mod, t, {:foldr, []}),
+    do: safe(fn -> mod.foldr(fn o, acc -> [o | acc] end, [], t) |> Enum.sort() end)
+
+  # Not a 2-ary fun: function_clause in lists:foldl/3, or the
+  # accumulator untouched on an empty table (ETS).
+  defp run(mod, t, {:fold_bad_fun, [bad]}),
+    do: safe(fn -> mod.foldl(if(bad == :x, do: :x, else: &Function.identity/1), :acc, t) end)
+
   defp run(mod, t, {fun, args}), do: safe(fn -> apply(mod, fun, [t | args]) end)
 
   defp walk(_mod, _t, :"$end_of_table", acc), do: acc
   defp walk(mod, t, k, acc), do: walk(mod, t, mod.next(t, k), [k | acc])
 
+  # Any exception is compared by kind and reason (a NIF panic or a
+  # function_clause where ETS gives badarg is a difference too).
   defp safe(f) do
     {:ok, f.()}
-  rescue
-    e in ArgumentError -> {:badarg, e.__struct__}
+  catch
+    kind, reason -> {kind, reason}
   end
 
   for type <- [:set, :bag, :duplicate_bag] do

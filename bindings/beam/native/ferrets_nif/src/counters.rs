@@ -68,7 +68,7 @@ fn apply(keypos: usize, code: &[u8], ops: &[Op]) -> Option<(Vec<u8>, Vec<i128>)>
         let old = codec::decode_int(&code[range.clone()])?;
         let mut new = old.checked_add(op.incr)?;
         if let Some((thr, set)) = op.limit {
-            if (op.incr > 0 && new > thr) || (op.incr < 0 && new < thr) {
+            if (op.incr >= 0 && new > thr) || (op.incr < 0 && new < thr) {
                 new = set;
             }
         }
@@ -165,8 +165,13 @@ fn update_counter_impl<'a>(
         }
     }
     let (ops, many) = if ops.is_list() {
-        let list: Vec<Term<'a>> = ops.decode()?;
-        (list.into_iter().map(|o| parse_op(t, o)).collect::<Option<Vec<_>>>(), true)
+        let list = crate::raw::proper_list(ops)?;
+        (
+            list.into_iter()
+                .map(|o| if o.is_tuple() { parse_op(t, o) } else { None })
+                .collect::<Option<Vec<_>>>(),
+            true,
+        )
     } else {
         (parse_op(t, ops).map(|o| vec![o]), false)
     };
@@ -240,7 +245,8 @@ fn update_counter_default<'a>(
 
 /// The `{Pos, Value}` pairs of an `update_element/3` spec.
 fn parse_updates(elems: Term<'_>) -> Option<Vec<(usize, ErlNifTerm)>> {
-    let list: Vec<Term<'_>> = if elems.is_list() { elems.decode().ok()? } else { vec![elems] };
+    let list: Vec<Term<'_>> =
+        if elems.is_list() { crate::raw::proper_list(elems).ok()? } else { vec![elems] };
     list.into_iter()
         .map(|e| {
             let (pos, value): (usize, Term<'_>) = e.decode().ok()?;

@@ -23,10 +23,13 @@ lean_nif!("info" => info, 0, 1);
 /// operations do, so that they never count one half stored.
 fn info<'a>(env: Env<'a>, tab: Term<'a>, item: Term<'a>) -> NifResult<Term<'a>> {
     let item: Atom = item.decode()?;
+    // A deleted table's reference or an unknown name: `undefined`; a
+    // reference that was never a ferrets table: `badarg`, as in ETS.
     let t = match lookup_table(tab) {
         Some(t) if !t.deleted.load(Ordering::Acquire) => t,
-        _ if tab.is_atom() || tab.is_ref() => return Ok(atoms::undefined().encode(env)),
-        _ => return Err(Error::BadArg),
+        Some(_) => return Ok(atoms::undefined().encode(env)),
+        None if tab.is_atom() => return Ok(atoms::undefined().encode(env)),
+        None => return Err(Error::BadArg),
     };
     if item == atoms::size() || item == atoms::memory() {
         t.settled()?;
@@ -68,7 +71,8 @@ fn whereis<'a>(env: Env<'a>, name: Atom) -> Term<'a> {
 
 /// `rename(Tab, Name)`: renames a named table (an unnamed one only changes
 /// what `info(Tab, name)` says). Returns the name, or the reference for an
-/// unnamed table, as ETS does.
+/// unnamed table, as ETS does; renaming a named table to its own name is
+/// `badarg`, as in ETS.
 ///
 /// While a long list insert is under way it helps for the usual budget, then
 /// raises `ferrets_batch_busy` (before any effect), on which `ferrets:rename/2`
@@ -79,13 +83,12 @@ fn rename<'a>(env: Env<'a>, tab: Term<'a>, name: Atom) -> NifResult<Term<'a>> {
     let new = crate::raw::word(name.as_c_arg());
     if t.named {
         let old = t.name.load(Ordering::Acquire);
-        if old != new {
-            if !names::register(new, arc_of(t)?) {
-                return Err(Error::BadArg);
-            }
-            t.name.store(new, Ordering::Release);
-            names::unregister(old, t.id);
+        // Its own name is taken too (by itself): `badarg`, as in ETS.
+        if old == new || !names::register(new, arc_of(t)?) {
+            return Err(Error::BadArg);
         }
+        t.name.store(new, Ordering::Release);
+        names::unregister(old, t.id);
         Ok(name.encode(env))
     } else {
         t.name.store(new, Ordering::Release);

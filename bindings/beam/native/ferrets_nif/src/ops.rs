@@ -83,7 +83,7 @@ fn new<'a>(env: Env<'a>, name: Atom, options: Term<'a>) -> NifResult<Term<'a>> {
 fn encode_all(env: Env<'_>, t: &TableResource, objects: Term<'_>) -> NifResult<Vec<(Key, Obj)>> {
     let raw = env.as_c_arg();
     if objects.is_list() {
-        let list: Vec<Term<'_>> = objects.decode()?;
+        let list = crate::raw::proper_list(objects)?;
         list.iter().map(|o| encode_object(raw, o.as_c_arg(), t.keypos).map_err(|()| Error::BadArg)).collect()
     } else {
         Ok(vec![encode_object(raw, objects.as_c_arg(), t.keypos).map_err(|()| Error::BadArg)?])

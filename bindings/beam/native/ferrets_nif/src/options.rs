@@ -125,12 +125,16 @@ pub fn parse_heir(opt: Term<'_>) -> Option<HeirOpt> {
         return None;
     }
     let data = encode_term(opt.get_env().as_c_arg(), data.as_c_arg()).ok()?;
+    // As ETS does, a heir that is not alive when it is set is no heir.
+    if !pid.is_alive(opt.get_env()) {
+        return Some(HeirOpt::None);
+    }
     Some(HeirOpt::Some(Heir { pid, data }))
 }
 
 /// Parses the option list of `new/2`.
 pub fn parse(options: Term<'_>) -> Result<Options, OptError> {
-    let list: Vec<Term<'_>> = options.decode().map_err(|_| OptError::Bad)?;
+    let list: Vec<Term<'_>> = crate::raw::proper_list(options).map_err(|_| OptError::Bad)?;
     let mut o = Options {
         kind: Kind::Set,
         protection: Protection::Protected,

@@ -145,7 +145,7 @@ fn setopts<'a>(env: Env<'a>, tab: Term<'a>, opts: Term<'a>) -> NifResult<bool> {
     if t.deleted.load(Ordering::Acquire) || !t.is_owner(env) {
         return Err(Error::BadArg);
     }
-    let opts: Vec<Term<'a>> = if opts.is_list() { opts.decode()? } else { vec![opts] };
+    let opts: Vec<Term<'a>> = if opts.is_list() { crate::raw::proper_list(opts)? } else { vec![opts] };
     let mut parsed = Vec::with_capacity(opts.len());
     for opt in opts {
         let p = match opt.decode::<(Atom, Atom)>() {

@@ -25,3 +25,11 @@ pub fn pid_word(p: &LocalPid) -> u64 {
     // SAFETY: `ErlNifPid` is a C struct holding only the pid term word.
     unsafe { std::mem::transmute::<ErlNifPid, u64>(*p.as_c_arg()) }
 }
+
+/// The elements of a proper list; `badarg` for an improper list (rustler's
+/// list iterator panics on an improper tail) or a non-list.
+pub fn proper_list<'a>(list: rustler::Term<'a>) -> rustler::NifResult<Vec<rustler::Term<'a>>> {
+    // `enif_get_list_length` fails on an improper list.
+    list.list_length()?;
+    list.decode()
+}

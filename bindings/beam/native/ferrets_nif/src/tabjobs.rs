@@ -168,7 +168,7 @@ fn insert_job(t: &TableResource, objects: SavedTerm, ctx: &Ctx) -> SavedTerm {
         return gone(ctx);
     }
     build(ctx, |env| {
-        let list: Vec<Term<'_>> = match objects.load(env).decode() {
+        let list: Vec<Term<'_>> = match crate::raw::proper_list(objects.load(env)) {
             Ok(l) => l,
             Err(_) => return error_tuple(env, atoms::badarg()),
         };

@@ -1,0 +1,207 @@
+defmodule FerretsCompatTest do
+  @moduledoc """
+  Edge cases of the issue #4 acceptance audit: each runs the same calls on
+  `:ets` and `:ferrets` (in a fresh process each, so tables and names do not
+  clash) and compares results and exceptions (kind and reason).
+  """
+  use ExUnit.Case, async: true
+
+  # Runs `f.(mod)` for both modules; returns {ets_result, ferrets_result}.
+  defp both(f) do
+    for mod <- [:ets, :ferrets] do
+      task =
+        Task.async(fn ->
+          try do
+            {:ok, f.(mod)}
+          catch
+            kind, reason -> {kind, reason}
+          end
+        end)
+
+      Task.await(task)
+    end
+    |> List.to_tuple()
+  end
+
+  defp assert_same(f) do
+    {e, r} = both(f)
+    assert r == e
+    r
+  end
+
+  defp dead_pid do
+    pid = spawn(fn -> :ok end)
+    ref = Process.monitor(pid)
+    assert_receive {:DOWN, ^ref, _, _, _}
+    pid
+  end
+
+  test "improper lists are badarg, never a NIF panic" do
+    improper = [{:a, 1} | {:b, 2}]
+
+    for f <- [
+          fn m -> m.insert(m.new(:t, []), improper) end,
+          fn m -> m.insert_new(m.new(:t, []), improper) end,
+          fn m -> m.new(:t, [:set | :public]) end,
+          fn m -> m.setopts(m.new(:t, []), [{:heir, :none} | :x]) end,
+          fn m ->
+            t = m.new(:t, [])
+            m.insert(t, {:k, 1, 2})
+            m.update_counter(t, :k, [{2, 1} | {3, 1}])
+          end,
+          fn m ->
+            t = m.new(:t, [])
+            m.insert(t, {:k, 1, 2})
+            m.update_element(t, :k, [{2, 1} | {3, 1}])
+          end,
+          # A long list goes to the dirty NIF.
+          fn m -> m.insert(m.new(:t, []), Enum.reduce(1..2_000, {:end, 0}, &[{&1, &1} | &2])) end
+        ] do
+      assert {:error, :badarg} = assert_same(f)
+    end
+  end
+
+  test "update_counter: a list of operations holds tuples only; incr 0 with a threshold counts up" do
+    setup = fn m ->
+      t = m.new(:t, [])
+      m.insert(t, {:k, 5, 5})
+      t
+    end
+
+    assert {:error, :badarg} = assert_same(fn m -> m.update_counter(setup.(m), :k, [2]) end)
+
+    assert {:error, :badarg} =
+             assert_same(fn m -> m.update_counter(setup.(m), :k, [{2, 1}, 1]) end)
+
+    assert {:ok, [99, 99, 98, 1]} =
+             assert_same(fn m ->
+               t = setup.(m)
+
+               [
+                 m.update_counter(t, :k, {2, 0, 3, 99}),
+                 m.update_counter(t, :k, {2, 0, 200, 1}),
+                 m.update_counter(t, :k, {2, -1, 98, 1}),
+                 m.update_counter(t, :k, {2, -1, 98, 1})
+               ]
+             end)
+
+    assert {:ok, [9, 5]} =
+             assert_same(fn m -> m.update_counter(setup.(m), :k, [{2, 0, 4, 9}, {3, 0, 5, 9}]) end)
+  end
+
+  test "foldl/foldr with a bad fun fail as in ets, and not on an empty table" do
+    for fold <- [:foldl, :foldr], fun <- [:x, &Function.identity/1] do
+      assert {:ok, :acc} = assert_same(fn m -> apply(m, fold, [fun, :acc, m.new(:t, [])]) end)
+
+      assert {:error, _} =
+               assert_same(fn m ->
+                 t = m.new(:t, [])
+                 m.insert(t, {:k, 1})
+                 apply(m, fold, [fun, :acc, t])
+               end)
+    end
+  end
+
+  test "info of a deleted table is undefined; of a reference that is no table, badarg" do
+    assert {:ok, {:undefined, :undefined}} =
+             assert_same(fn m ->
+               t = m.new(:t, [])
+               m.delete(t)
+               {m.info(t), m.info(t, :size)}
+             end)
+
+    assert {:ok, {:undefined, :undefined}} =
+             assert_same(fn m -> {m.info(:no_such), m.info(:no_such, :size)} end)
+
+    assert {:error, :badarg} = assert_same(fn m -> m.info(make_ref()) end)
+    assert {:error, :badarg} = assert_same(fn m -> m.info(make_ref(), :size) end)
+    assert {:error, :badarg} = assert_same(fn m -> m.info(42) end)
+  end
+
+  test "rename to the table's own name is badarg; to a free name moves it" do
+    assert {:error, :badarg} =
+             assert_same(fn m ->
+               m.new(:compat_self, [:named_table])
+               m.rename(:compat_self, :compat_self)
+             end)
+
+    assert {:ok, {:compat_b, :undefined, :compat_b, true}} =
+             assert_same(fn m ->
+               m.new(:compat_a, [:named_table])
+               r = m.rename(:compat_a, :compat_b)
+
+               {r, m.whereis(:compat_a), m.info(:compat_b, :name),
+                is_reference(m.whereis(:compat_b))}
+             end)
+
+    assert {:error, :badarg} =
+             assert_same(fn m ->
+               m.new(:compat_c, [:named_table])
+               m.new(:compat_d, [:named_table])
+               m.rename(:compat_c, :compat_d)
+             end)
+  end
+
+  test "a heir that is not alive when set is no heir" do
+    assert {:ok, :none} =
+             assert_same(fn m -> m.info(m.new(:t, [{:heir, dead_pid(), 1}]), :heir) end)
+
+    assert {:ok, {true, :none}} =
+             assert_same(fn m ->
+               t = m.new(:t, [{:heir, self(), 1}])
+               {m.setopts(t, {:heir, dead_pid(), 1}), m.info(t, :heir)}
+             end)
+  end
+
+  test "setopts, give_away and rename from a process that is not the owner are badarg" do
+    for f <- [
+          fn m, t -> m.setopts(t, {:heir, :none}) end,
+          fn m, t -> m.give_away(t, self(), :gift) end,
+          fn m, t -> m.delete(t) end
+        ] do
+      assert {:ok, {:error, :badarg}} =
+               assert_same(fn m ->
+                 t = m.new(:t, [:protected])
+
+                 Task.async(fn ->
+                   try do
+                     {:ok, f.(m, t)}
+                   catch
+                     kind, reason -> {kind, reason}
+                   end
+                 end)
+                 |> Task.await()
+               end)
+    end
+
+    # A public table may be deleted (and renamed) by anyone, as in ets.
+    assert {:ok, {true, :undefined}} =
+             assert_same(fn m ->
+               t = m.new(:t, [:public])
+               {Task.async(fn -> m.delete(t) end) |> Task.await(), m.info(t)}
+             end)
+  end
+
+  test "whereis: undefined for an unnamed or unknown table, badarg for a non-atom" do
+    assert {:ok, :undefined} =
+             assert_same(fn m ->
+               m.new(:compat_unnamed, [])
+               m.whereis(:compat_unnamed)
+             end)
+
+    assert {:error, :badarg} = assert_same(fn m -> m.whereis("x") end)
+  end
+
+  test "all/0 lists ferrets tables (names for named ones), never ets tables" do
+    t = :ferrets.new(:compat_all, [])
+    :ferrets.new(:compat_all_named, [:named_table])
+    e = :ets.new(:compat_all_ets, [:named_table])
+    all = :ferrets.all()
+    assert t in all
+    assert :compat_all_named in all
+    refute e in all
+    refute :compat_all_named in :ets.all()
+    :ferrets.delete(t)
+    refute t in :ferrets.all()
+  end
+end
