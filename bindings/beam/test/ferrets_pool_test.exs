@@ -25,6 +25,21 @@ defmodule FerretsPoolTest do
     assert Pool.metrics(p).workers == System.schedulers_online()
   end
 
+  test "the default pool cannot be shut down" do
+    p = Pool.default()
+    assert Pool.shutdown(p, :abort) == {:error, :default_pool}
+    assert Pool.shutdown(p) == {:error, :default_pool}
+    # Still running, for its direct users and for Ferrets.Async without :pool.
+    {:ok, t} = Pool.run(p, {:echo, :still_up})
+    assert Async.await(t) == {:ok, :still_up}
+    tab = Ferrets.new(:default_pool_async, [:public])
+    Ferrets.insert(tab, {:k, 1})
+    {:ok, t} = Async.tab2list(tab)
+    assert Async.await(t) == {:ok, [{:k, 1}]}
+    # Other pools still shut down.
+    assert {:ok, %{}} = Pool.shutdown(pool(1, 1), :abort)
+  end
+
   test "bad arguments raise, bad config is an error tuple" do
     p = pool(1, 1)
     assert_raise ArgumentError, fn -> Pool.run(p, {:nope, 1}) end

@@ -61,9 +61,9 @@ defmodule Ferrets.Pool do
   The shared default pool (one worker per scheduler, a queue of 1024),
   started on first use and kept in `:persistent_term`.
 
-  It belongs to every caller in the VM: do not `shutdown/2` it, or every
-  later job on it is rejected with `{:error, :shutting_down}`. Start a pool
-  of your own with `start/3` when you need to control its lifetime.
+  It belongs to every caller in the VM, so `shutdown/2` refuses it with
+  `{:error, :default_pool}`. Start a pool of your own with `start/3` when
+  you need to control its lifetime.
   """
   @spec default() :: t()
   def default do
@@ -122,10 +122,21 @@ defmodule Ferrets.Pool do
   `{:error, :cancelled}` and asks running ones to stop. Either way every
   accepted job replies exactly once. Returns `{:ok, report}`.
 
-  A shut-down pool stays shut down; never shut down `default/0`'s pool.
+  A shut-down pool stays shut down. `default/0`'s pool belongs to every
+  caller in the VM (and `Ferrets.Async` calls without `:pool` use it), so
+  shutting it down is refused: `{:error, :default_pool}`, and it keeps
+  running.
   """
-  @spec shutdown(t(), :abort | {:drain, non_neg_integer()}) :: {:ok, map()}
+  @spec shutdown(t(), :abort | {:drain, non_neg_integer()}) :: {:ok, map()} | {:error, :default_pool}
   def shutdown(pool, mode \\ {:drain, 5_000}) do
+    if pool == :persistent_term.get(@default_key, nil) do
+      {:error, :default_pool}
+    else
+      do_shutdown(pool, mode)
+    end
+  end
+
+  defp do_shutdown(pool, mode) do
     ref = make_ref()
     :ok = Ferrets.Native.pool_shutdown(pool, ref, mode)
 
