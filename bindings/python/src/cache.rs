@@ -44,7 +44,10 @@
 //! The cache pays when keys repeat: when a window of fills sees fewer hits
 //! than fills (random reads over more keys than it holds), it sits out the
 //! next 262,144 lookups, so that a cold workload pays for it in one
-//! lookup in 256. It invalidates every slot as it steps aside, so that
+//! lookup in 256, and twice as many after each verdict against it in a row
+//! (up to 16x). A verdict waits until the cache has had as many fills as it
+//! has slots: a cold cache misses every first read, so judging it earlier
+//! would make it sit out of random reads over a table it could hold whole. It invalidates every slot as it steps aside, so that
 //! meanwhile no slot is valid and writes skip their invalidation too.
 //!
 //! Layout: 4-way set-associative, the set chosen by the key's Python hash
@@ -70,8 +73,11 @@ const MIN_SLOTS: usize = 64;
 pub const MAX_SLOTS: usize = 1 << 14;
 /// Fills per verdict on whether the cache pays (see [`Inner::skip`]).
 const WINDOW: u64 = 1024;
-/// Lookups the cache sits out after a window with fewer hits than fills.
+/// Lookups the cache sits out after a window with fewer hits than fills
+/// (doubled for each such verdict in a row, up to [`MAX_BACKOFF`] times).
 const SIT_OUT: u32 = 1 << 18;
+/// Doublings of [`SIT_OUT`] at most.
+const MAX_BACKOFF: u32 = 4;
 
 /// One cached read.
 struct Slot {
@@ -113,6 +119,11 @@ struct Inner {
     /// Hits and fills in the current window.
     window_hits: u64,
     window_fills: u64,
+    /// Fills since the cache last came back (or started): no verdict
+    /// before it had as many as it has slots.
+    warming: usize,
+    /// Verdicts against the cache in a row (doublings of the sit-out).
+    backoff: u32,
     /// Lookups left to sit out: a cache that misses more often than it
     /// hits (keys that do not repeat, or more hot keys than slots) only
     /// adds work (a fill per miss, each touching objects and slots that
@@ -149,6 +160,8 @@ impl Default for ReadCache {
                 fills: 0,
                 window_hits: 0,
                 window_fills: 0,
+                warming: 0,
+                backoff: 0,
                 skip: 0,
                 slots: Box::new([]),
                 stamps: Box::new([]),
@@ -264,7 +277,9 @@ impl Inner {
     /// cache comes back empty.
     fn sit_out(&mut self, serial: Serial<'_>) {
         self.bump(serial);
-        self.skip = SIT_OUT;
+        self.skip = SIT_OUT << self.backoff;
+        self.backoff = (self.backoff + 1).min(MAX_BACKOFF);
+        self.warming = 0;
     }
 
     /// Invalidates every slot.
@@ -387,11 +402,14 @@ impl ReadCache {
         }
         // `fill` returned while sitting out: `skip` is 0 here.
         inner.window_fills += 1;
+        inner.warming += 1;
         if inner.window_fills >= WINDOW {
             let pays = inner.window_hits >= inner.window_fills;
             inner.window_hits = 0;
             inner.window_fills = 0;
-            if !pays {
+            if pays {
+                inner.backoff = 0;
+            } else if inner.warming >= inner.slots.len() {
                 inner.sit_out(serial);
                 return;
             }

@@ -297,3 +297,19 @@ def test_a_cache_that_misses_sits_out_and_stays_exact() -> None:
     for i in hot:
         t.incr(i)
         assert t[i] == (-i if i % 7 == 0 else i) + 1
+
+
+def test_random_reads_over_a_table_the_cache_can_hold_are_cached() -> None:
+    # 10,000 keys read in random order: every first read misses, so a
+    # verdict on the first window would make the cache sit out for good
+    # (it did, and every read decoded a new object). Judged once warm, it
+    # stays and serves the same objects.
+    import random
+
+    t = ferrets.Table()
+    t.update((i, 10**9 + i) for i in range(10_000))
+    rng = random.Random(3)
+    for _ in range(200_000):
+        t.get(rng.randrange(10_000))
+    same = sum(t[k] is t[k] for k in rng.sample(range(10_000), 1_000))
+    assert same > 900, same
