@@ -5,7 +5,9 @@
 %% everything exported here. Differences: traversal order (`first/1',
 %% `next/2', `tab2list/1', `foldl/3') is ferrets' own hash order;
 %% `ordered_set' is refused with `badarg' (cause `ordered_set_not_supported');
-%% `memory' counts ferrets' own bytes, in words. Work on big tables
+%% `memory' counts ferrets' own bytes, in words. A `badarg' carries the
+%% same `error_info' explanation as `ets' gives (see `format_error/2'), so
+%% Elixir's `ArgumentError' messages read the same. Work on big tables
 %% (`tab2list/1', `foldl/3', `delete_all_objects/1', starting a traversal,
 %% inserting long lists) runs on a dirty scheduler so normal schedulers
 %% never stall.
@@ -26,6 +28,14 @@
 %% none sees the list half stored (see the NIF's `batch' module).
 -define(DIRTY_LIST, 1000).
 
+%% Raises `badarg' from the calling function with `Args', as `ets' does,
+%% with an `error_info' cause computed in the caller (see `cause/2').
+-define(BADARG(Args),
+        erlang:error(badarg, Args,
+                     [{error_info, #{module => ?MODULE,
+                                     cause => cause(?FUNCTION_NAME, Args)}}])).
+-define(TRY(Call, Args), try Call catch error:badarg -> ?BADARG(Args) end).
+
 -type tab() :: atom() | reference().
 -export_type([tab/0]).
 
@@ -37,7 +47,7 @@
 %% @doc Creates a table owned by the caller, like `ets:new/2'.
 -spec new(atom(), list()) -> tab().
 new(Name, Options) when is_atom(Name), is_list(Options) ->
-    case ?NIF:new(Name, Options) of
+    case ?TRY(?NIF:new(Name, Options), [Name, Options]) of
         ordered_set ->
             erlang:error(badarg, [Name, Options],
                          [{error_info, #{module => ?MODULE,
@@ -46,80 +56,84 @@ new(Name, Options) when is_atom(Name), is_list(Options) ->
             Tab
     end;
 new(Name, Options) ->
-    erlang:error(badarg, [Name, Options]).
+    ?BADARG([Name, Options]).
 
 %% @doc Inserts an object or a list of objects, like `ets:insert/2': a list
 %% is stored atomically and isolated, whatever its length. Long lists are
 %% stored on a dirty scheduler.
 insert(Tab, Objects) when is_list(Objects), length(Objects) > ?DIRTY_LIST ->
-    ?NIF:insert_dirty(Tab, Objects);
+    ?TRY(?NIF:insert_dirty(Tab, Objects), [Tab, Objects]);
 insert(Tab, ObjectOrObjects) ->
-    ?NIF:insert(Tab, ObjectOrObjects).
+    ?TRY(?NIF:insert(Tab, ObjectOrObjects), [Tab, ObjectOrObjects]).
 
 %% @doc Inserts unless a key exists, like `ets:insert_new/2'.
 insert_new(Tab, Objects) when is_list(Objects), length(Objects) > ?DIRTY_LIST ->
-    ?NIF:insert_new_dirty(Tab, Objects);
+    ?TRY(?NIF:insert_new_dirty(Tab, Objects), [Tab, Objects]);
 insert_new(Tab, ObjectOrObjects) ->
-    ?NIF:insert_new(Tab, ObjectOrObjects).
+    ?TRY(?NIF:insert_new(Tab, ObjectOrObjects), [Tab, ObjectOrObjects]).
 
 %% @doc The objects stored under `Key', like `ets:lookup/2'.
-lookup(Tab, Key) -> ?NIF:lookup(Tab, Key).
+lookup(Tab, Key) -> ?TRY(?NIF:lookup(Tab, Key), [Tab, Key]).
 
 %% @doc Element `Pos' of the object(s) under `Key', like `ets:lookup_element/3'.
-lookup_element(Tab, Key, Pos) -> ?NIF:lookup_element(Tab, Key, Pos).
+lookup_element(Tab, Key, Pos) ->
+    ?TRY(?NIF:lookup_element(Tab, Key, Pos), [Tab, Key, Pos]).
 
 %% @doc Whether `Key' is present, like `ets:member/2'.
-member(Tab, Key) -> ?NIF:member(Tab, Key).
+member(Tab, Key) -> ?TRY(?NIF:member(Tab, Key), [Tab, Key]).
 
 %% @doc Removes and returns the objects under `Key', like `ets:take/2'.
-take(Tab, Key) -> ?NIF:take(Tab, Key).
+take(Tab, Key) -> ?TRY(?NIF:take(Tab, Key), [Tab, Key]).
 
 %% @doc Deletes the whole table, like `ets:delete/1'.
-delete(Tab) -> ?NIF:delete_table(Tab).
+delete(Tab) -> ?TRY(?NIF:delete_table(Tab), [Tab]).
 
 %% @doc Deletes the objects stored under `Key', like `ets:delete/2'.
-delete(Tab, Key) -> ?NIF:delete_key(Tab, Key).
+delete(Tab, Key) -> ?TRY(?NIF:delete_key(Tab, Key), [Tab, Key]).
 
 %% @doc Deletes exactly `Object', like `ets:delete_object/2'.
-delete_object(Tab, Object) -> ?NIF:delete_object(Tab, Object).
+delete_object(Tab, Object) -> ?TRY(?NIF:delete_object(Tab, Object), [Tab, Object]).
 
 %% @doc Empties the table, like `ets:delete_all_objects/1'.
 delete_all_objects(Tab) ->
-    case ?NIF:delete_all_objects(Tab) of
-        too_big -> ?NIF:delete_all_objects_dirty(Tab);
-        R -> R
-    end.
+    ?TRY(case ?NIF:delete_all_objects(Tab) of
+             too_big -> ?NIF:delete_all_objects_dirty(Tab);
+             R -> R
+         end, [Tab]).
 
 %% @doc Atomic counter update, like `ets:update_counter/3'.
-update_counter(Tab, Key, UpdateOp) -> ?NIF:update_counter(Tab, Key, UpdateOp).
+update_counter(Tab, Key, UpdateOp) ->
+    ?TRY(?NIF:update_counter(Tab, Key, UpdateOp), [Tab, Key, UpdateOp]).
 
 %% @doc Atomic counter update with a default object, like `ets:update_counter/4'.
 update_counter(Tab, Key, UpdateOp, Default) ->
-    ?NIF:update_counter_default(Tab, Key, UpdateOp, Default).
+    ?TRY(?NIF:update_counter_default(Tab, Key, UpdateOp, Default),
+         [Tab, Key, UpdateOp, Default]).
 
 %% @doc Replaces elements of the object under `Key', like `ets:update_element/3'.
-update_element(Tab, Key, ElementSpec) -> ?NIF:update_element(Tab, Key, ElementSpec).
+update_element(Tab, Key, ElementSpec) ->
+    ?TRY(?NIF:update_element(Tab, Key, ElementSpec), [Tab, Key, ElementSpec]).
 
 %% @doc The first key in traversal order, like `ets:first/1'.
 first(Tab) ->
-    case ?NIF:first(Tab) of
-        too_big -> ?NIF:first_dirty(Tab);
-        K -> K
-    end.
+    ?TRY(case ?NIF:first(Tab) of
+             too_big -> ?NIF:first_dirty(Tab);
+             K -> K
+         end, [Tab]).
 
 %% @doc The key after `Key' in traversal order, like `ets:next/2'.
 next(Tab, Key) ->
-    case ?NIF:next(Tab, Key) of
-        too_big -> ?NIF:next_dirty(Tab, Key);
-        K -> K
-    end.
+    ?TRY(case ?NIF:next(Tab, Key) of
+             too_big -> ?NIF:next_dirty(Tab, Key);
+             K -> K
+         end, [Tab, Key]).
 
 %% @doc Every object, like `ets:tab2list/1'.
 tab2list(Tab) ->
-    case ?NIF:tab2list(Tab) of
-        too_big -> ?NIF:tab2list_dirty(Tab);
-        L -> L
-    end.
+    ?TRY(case ?NIF:tab2list(Tab) of
+             too_big -> ?NIF:tab2list_dirty(Tab);
+             L -> L
+         end, [Tab]).
 
 %% @doc Folds over every object, like `ets:foldl/3'. As there, a `Fun'
 %% that is not a 2-ary fun fails with `function_clause' in `lists:foldl/3'
@@ -131,59 +145,364 @@ foldl(Fun, Acc, Tab) ->
     end.
 
 %% @doc Folds over every object, like `ets:foldr/3' (same order as `foldl/3'
-%% for hash tables).
+%% for hash tables; a bad `Fun' fails in `lists:foldr/3', as there).
 foldr(Fun, Acc, Tab) ->
-    foldl(Fun, Acc, Tab).
+    case tab2list(Tab) of
+        [] -> Acc;
+        Objects -> lists:foldr(Fun, Acc, lists:reverse(Objects))
+    end.
 
 %% @doc Information about a table, like `ets:info/1'; `undefined' if it does not exist.
 info(Tab) ->
-    case ?NIF:info(Tab, size) of
+    case ?TRY(?NIF:info(Tab, size), [Tab]) of
         undefined -> undefined;
         _ -> [{Item, info(Tab, Item)} || Item <- ?INFO_ITEMS]
     end.
 
 %% @doc One item of information about a table, like `ets:info/2'.
 info(Tab, node) ->
-    case ?NIF:info(Tab, size) of
+    case ?TRY(?NIF:info(Tab, size), [Tab, node]) of
         undefined -> undefined;
         _ -> node()
     end;
-info(Tab, Item) when is_atom(Item) ->
-    ?NIF:info(Tab, Item);
 info(Tab, Item) ->
-    erlang:error(badarg, [Tab, Item]).
+    ?TRY(?NIF:info(Tab, Item), [Tab, Item]).
 
 %% @doc The reference of the table named `Name', like `ets:whereis/1'.
-whereis(Name) -> ?NIF:whereis(Name).
+whereis(Name) -> ?TRY(?NIF:whereis(Name), [Name]).
 
 %% @doc Renames a named table, like `ets:rename/2'.
 rename(Tab, Name) ->
     %% The NIF gives up helping a long list insert after its budget (before
     %% any effect) rather than hold the scheduler: yield and call again.
     try ?NIF:rename(Tab, Name)
-    catch error:ferrets_batch_busy -> erlang:yield(), rename(Tab, Name)
+    catch
+        error:ferrets_batch_busy -> erlang:yield(), rename(Tab, Name);
+        error:badarg -> ?BADARG([Tab, Name])
     end.
 
 %% @doc Makes `Pid' the owner and sends it
 %% `{'ETS-TRANSFER', Tab, self(), GiftData}', like `ets:give_away/3'.
 give_away(Tab, Pid, GiftData) ->
-    TabId = ?NIF:give_away(Tab, Pid),
+    TabId = ?TRY(?NIF:give_away(Tab, Pid), [Tab, Pid, GiftData]),
     Pid ! {'ETS-TRANSFER', TabId, self(), GiftData},
     true.
 
 %% @doc Sets the heir (`{heir, Pid, Data}' or `{heir, none}'), like `ets:setopts/2'.
-setopts(Tab, Opts) -> ?NIF:setopts(Tab, Opts).
+setopts(Tab, Opts) -> ?TRY(?NIF:setopts(Tab, Opts), [Tab, Opts]).
 
 %% @doc Every ferrets table, like `ets:all/0' (names for named tables).
 all() -> ?NIF:all().
 
-%% @doc Formats the error causes this module raises (see `erl_error').
-format_error(_Reason, [{?MODULE, new, _Args, Info} | _]) ->
-    case maps:get(cause, proplists:get_value(error_info, Info, #{}), none) of
-        ordered_set_not_supported ->
-            #{2 => <<"ordered_set tables are not supported by ferrets yet">>};
-        _ ->
-            #{}
+%% --- Error info: why a call raised `badarg', worded as `ets' words it ---
+
+%% The cause of a `badarg', computed in the calling process right after the
+%% failed call (so that access rights are judged for the caller): a problem
+%% with the table (`type', `id', `access', `table_type') or with another
+%% argument (`badkey', `keypos', `position', `owner', `not_owner'), or
+%% `none' when the arguments alone tell (see `explain/3').
+cause(new, [Name, Options]) ->
+    new_cause(Name, Options);
+cause(whereis, _) ->
+    none;
+cause(update_counter, [Tab, _Key, _Op, Default]) when not is_tuple(Default) ->
+    %% `ets' refuses a default that is no tuple before the table type.
+    case table_cause(update_counter, Tab) of
+        table_type -> none;
+        Cause -> Cause
+    end;
+cause(F, [Tab | Rest]) ->
+    case table_cause(F, Tab) of
+        none ->
+            try arg_cause(F, Tab, Rest)
+            catch _:_ -> none
+            end;
+        Cause ->
+            Cause
+    end.
+
+new_cause(Name, _) when not is_atom(Name) -> not_atom;
+new_cause(_, Options) when not is_list(Options) -> not_list;
+new_cause(Name, Options) ->
+    try lists:member(named_table, Options) of
+        true ->
+            case ?NIF:whereis(Name) of
+                undefined -> bad_options;
+                _ -> name_exists
+            end;
+        false ->
+            bad_options
+    catch
+        error:_ -> not_proper_list
+    end.
+
+table_cause(F, Tab) when is_atom(Tab); is_reference(Tab) ->
+    try ?NIF:info(Tab, owner) of
+        undefined -> id;
+        Owner -> access_cause(F, Tab, Owner =:= self())
+    catch
+        error:badarg -> type
+    end;
+table_cause(_, _) ->
+    type.
+
+access_cause(F, Tab, Mine) ->
+    case ?NIF:info(Tab, protection) of
+        private when not Mine -> access;
+        protected when not Mine ->
+            case writes(F) of
+                true -> access;
+                false -> kind_cause(F, Tab)
+            end;
+        _ -> kind_cause(F, Tab)
+    end.
+
+writes(F) ->
+    lists:member(F, [insert, insert_new, delete, delete_object, delete_all_objects, take,
+                     update_counter, update_element, rename, setopts, give_away]).
+
+kind_cause(update_counter, Tab) ->
+    case ?NIF:info(Tab, type) of
+        set -> none;
+        _ -> table_type
+    end;
+kind_cause(_, _) ->
+    none.
+
+arg_cause(lookup_element, _Tab, [_Key, Pos]) when not is_integer(Pos); Pos < 1 ->
+    none;
+arg_cause(lookup_element, Tab, [Key, _Pos]) ->
+    case member(Tab, Key) of
+        true -> none;
+        false -> badkey
+    end;
+arg_cause(update_counter, Tab, [Key, Op]) ->
+    case lookup(Tab, Key) of
+        [] -> badkey;
+        [Obj | _] -> op_cause(Op, Obj, ?NIF:info(Tab, keypos))
+    end;
+arg_cause(update_counter, _Tab, [_Key, _Op, Default]) when not is_tuple(Default) ->
+    none;
+arg_cause(update_counter, Tab, [Key, Op, Default]) ->
+    case lookup(Tab, Key) of
+        [Obj | _] -> op_cause(Op, Obj, ?NIF:info(Tab, keypos));
+        [] when is_tuple(Default) -> op_cause(Op, Default, ?NIF:info(Tab, keypos));
+        [] -> none
+    end;
+arg_cause(update_element, Tab, [Key, Spec]) ->
+    set = ?NIF:info(Tab, type),
+    [Obj] = lookup(Tab, Key),
+    specs_cause(if is_list(Spec) -> Spec; true -> [Spec] end, ?NIF:info(Tab, keypos),
+                tuple_size(Obj));
+arg_cause(give_away, Tab, [Pid, _Gift]) ->
+    Me = self(),
+    case ?NIF:info(Tab, owner) of
+        Me when Pid =:= Me -> owner;
+        Me -> none;
+        _ -> not_owner
+    end;
+arg_cause(_, _, _) ->
+    none.
+
+%% `keypos' if a specification names the key position before one that is
+%% not a position inside the object (an improper tail included).
+specs_cause([{KeyPos, _} | _], KeyPos, _Size) -> keypos;
+specs_cause([{Pos, _} | Specs], KeyPos, Size) when is_integer(Pos), Pos >= 1, Pos =< Size ->
+    specs_cause(Specs, KeyPos, Size);
+specs_cause(_, _, _) -> none.
+
+%% Runs the operations of `Op' on `Obj' until one names the key position
+%% (`keypos') or a position outside `Obj' (`position'); `none' when one is
+%% not an operation (bare increments inside a list are not) or meets an
+%% element that is not an integer, or when all would apply.
+op_cause(Incr, Obj, KeyPos) when is_integer(Incr) -> ops_cause([{KeyPos + 1, Incr}], Obj, KeyPos);
+op_cause(Ops, Obj, KeyPos) when is_list(Ops) -> ops_cause(Ops, Obj, KeyPos);
+op_cause(Op, Obj, KeyPos) -> ops_cause([Op], Obj, KeyPos).
+
+ops_cause([Op | Ops], Obj, KeyPos) when is_tuple(Op) ->
+    case update_op(Op) of
+        false -> none;
+        true ->
+            Pos = element(1, Op),
+            if
+                Pos =:= KeyPos -> keypos;
+                Pos < 1; Pos > tuple_size(Obj) -> position;
+                not is_integer(element(Pos, Obj)) -> none;
+                true -> ops_cause(Ops, Obj, KeyPos)
+            end
+    end;
+ops_cause(_, _, _) ->
+    none.
+
+%% @doc Explains a `badarg' of this module per argument, as
+%% `erl_stdlib_errors' does for `ets' (see `erl_error:format_exception/3').
+format_error(_Reason, [{?MODULE, F, Args, Info} | _]) ->
+    Cause = maps:get(cause, proplists:get_value(error_info, Info, #{}), none),
+    %% Where the explanation has to judge an improper list of update
+    %% operations or element specifications it fails, and `ets' then gives
+    %% none (its formatter fails on them the same way).
+    try explain(F, Args, Cause) of
+        Msgs -> numbered(Msgs, 1, #{})
+    catch
+        error:_ -> #{}
     end;
 format_error(_Reason, _Stack) ->
     #{}.
+
+numbered([], _, Map) -> Map;
+numbered([<<>> | Rest], N, Map) -> numbered(Rest, N + 1, Map);
+numbered([Msg | Rest], N, Map) -> numbered(Rest, N + 1, Map#{N => Msg}).
+
+%% One message (or `<<>>') per argument, in order.
+explain(new, _, ordered_set_not_supported) ->
+    [<<>>, <<"ordered_set tables are not supported by ferrets yet">>];
+explain(new, _, not_atom) -> [<<"not an atom">>];
+explain(new, _, not_list) -> [<<>>, <<"not a list">>];
+explain(new, _, not_proper_list) -> [<<>>, <<"not a proper list">>];
+explain(new, _, name_exists) -> [<<"table name already exists">>];
+explain(new, _, _) -> [<<>>, msg(bad_options)];
+explain(whereis, _, _) ->
+    [msg(bad_table_name)];
+explain(F, [_Tab | Rest] = Args, Cause) ->
+    explain(F, Rest, Cause, tab_msg(Args, Cause)).
+
+explain(F, [Objects], _, TabMsg) when F =:= insert; F =:= insert_new ->
+    [TabMsg, objects_msg(Objects)];
+explain(delete_object, [Object], _, TabMsg) ->
+    [TabMsg, tuple_msg(Object)];
+explain(give_away, [Pid, _], Cause, TabMsg) ->
+    case Cause of
+        owner -> [TabMsg, msg(already_owner)];
+        not_owner -> [TabMsg, msg(not_owner)];
+        _ when not is_pid(Pid) -> [TabMsg, msg(not_pid)];
+        _ when TabMsg =:= <<>> -> [TabMsg, msg(dead_process)];
+        _ -> [TabMsg]
+    end;
+explain(info, [_Item], _, TabMsg) ->
+    or_else(TabMsg, bad_info_item);
+explain(next, [_Key], _, TabMsg) ->
+    or_else(TabMsg, bad_key);
+explain(setopts, [_Opts], _, TabMsg) ->
+    or_else(TabMsg, bad_options);
+explain(rename, [Name], _, TabMsg) ->
+    case {TabMsg, is_atom(Name)} of
+        {<<>>, true} -> [<<>>, msg(name_exists)];
+        {_, true} -> [TabMsg];
+        {_, false} -> [TabMsg, msg(bad_table_name)]
+    end;
+explain(lookup_element, [_Key, Pos], Cause, TabMsg) ->
+    PosMsg = pos_msg(Pos),
+    case {Cause, TabMsg, PosMsg} of
+        {badkey, _, _} -> [TabMsg, msg(bad_key), PosMsg];
+        {_, <<>>, <<>>} -> [<<>>, <<>>, <<"position is greater than the size of the object">>];
+        _ -> [TabMsg, <<>>, PosMsg]
+    end;
+explain(update_counter, [_Key, Op], Cause, TabMsg) ->
+    case Cause of
+        badkey -> [TabMsg, msg(bad_key), op_msg(Op)];
+        keypos -> [TabMsg, <<>>, msg(same_as_keypos)];
+        position -> [TabMsg, <<>>, msg(update_op_range)];
+        none ->
+            case op_msg(Op) of
+                <<>> -> [TabMsg, <<>>, msg(counter_not_integer)];
+                OpMsg -> [TabMsg, <<>>, OpMsg]
+            end;
+        _ -> [TabMsg, <<>>, op_msg(Op)]
+    end;
+explain(update_counter, [_Key, Op, Default], Cause, <<>>) ->
+    DefaultMsg = tuple_msg(Default),
+    case Cause of
+        badkey -> [<<>>, msg(bad_key), op_msg(Op), DefaultMsg];
+        keypos -> [<<>>, <<>>, msg(same_as_keypos), DefaultMsg];
+        position -> [<<>>, <<>>, msg(update_op_range)];
+        _ ->
+            case {op_msg(Op), DefaultMsg} of
+                {<<>>, <<>>} -> [<<>>, <<>>, msg(counter_not_integer)];
+                {OpMsg, _} -> [<<>>, <<>>, OpMsg, DefaultMsg]
+            end
+    end;
+explain(update_element, [_Key, Spec], Cause, TabMsg) ->
+    [TabMsg, <<>> |
+     case Cause of
+         keypos -> [msg(same_as_keypos)];
+         _ ->
+             case {element_spec(Spec), TabMsg} of
+                 {true, <<>>} -> [msg(range)];
+                 {true, _} -> [];
+                 {false, _} -> [<<"is not a valid element specification">>]
+             end
+     end];
+explain(_, _, _, TabMsg) ->
+    [TabMsg].
+
+or_else(<<>>, Default) -> [<<>>, msg(Default)];
+or_else(TabMsg, _) -> [TabMsg].
+
+tab_msg([Tab | _], type) when is_reference(Tab) -> <<"not a valid table identifier">>;
+tab_msg(_, type) -> <<"not an atom or a table identifier">>;
+tab_msg(_, id) -> <<"the table identifier does not refer to an existing ETS table">>;
+tab_msg(_, access) ->
+    <<"the table identifier refers to an ETS table with insufficient access rights">>;
+tab_msg(_, table_type) ->
+    <<"the table identifier refers to an ETS table of a type not supported by this operation">>;
+tab_msg(_, _) -> <<>>.
+
+tuple_msg(T) when tuple_size(T) > 0 -> <<>>;
+tuple_msg(T) when is_tuple(T) -> msg(empty_tuple);
+tuple_msg(_) -> msg(not_tuple).
+
+objects_msg(T) when is_tuple(T) -> tuple_msg(T);
+objects_msg(L) when is_list(L) ->
+    try lists:all(fun(T) -> tuple_size(T) > 0 end, L) of
+        true -> <<>>;
+        false -> msg(not_tuple_or_list)
+    catch
+        _:_ -> msg(not_tuple_or_list)
+    end;
+objects_msg(_) -> msg(not_tuple).
+
+pos_msg(Pos) when not is_integer(Pos) -> msg(not_integer);
+pos_msg(Pos) when Pos < 1 -> msg(range);
+pos_msg(_) -> <<>>.
+
+op_msg(Op) ->
+    Valid = if is_list(Op) -> lists:all(fun update_op/1, Op);
+               true -> update_op(Op)
+            end,
+    case Valid of
+        true -> <<>>;
+        false -> msg(bad_update_op)
+    end.
+
+update_op({Pos, Incr}) -> is_integer(Pos) andalso is_integer(Incr);
+update_op({Pos, Incr, Threshold, SetValue}) ->
+    is_integer(Pos) andalso is_integer(Incr) andalso is_integer(Threshold)
+        andalso is_integer(SetValue);
+update_op(Incr) -> is_integer(Incr).
+
+element_spec(Specs) when is_list(Specs) ->
+    lists:all(fun element_spec1/1, Specs);
+element_spec(Spec) ->
+    element_spec1(Spec).
+
+element_spec1({Pos, _}) -> is_integer(Pos) andalso Pos > 0;
+element_spec1(_) -> false.
+
+msg(already_owner) -> <<"the process is already the owner of the table">>;
+msg(bad_info_item) -> <<"not a valid info item">>;
+msg(bad_key) -> <<"not a key that exists in the table">>;
+msg(bad_options) -> <<"invalid options">>;
+msg(bad_table_name) -> <<"invalid table name (must be an atom)">>;
+msg(bad_update_op) -> <<"not a valid update operation">>;
+msg(counter_not_integer) -> <<"the value in the given position, in the object, is not an integer">>;
+msg(dead_process) -> <<"the pid refers to a terminated process">>;
+msg(empty_tuple) -> <<"is an empty tuple">>;
+msg(name_exists) -> <<"table name already exists">>;
+msg(not_integer) -> <<"not an integer">>;
+msg(not_owner) -> <<"the current process is not the owner">>;
+msg(not_pid) -> <<"not a pid">>;
+msg(not_tuple) -> <<"not a tuple">>;
+msg(not_tuple_or_list) -> <<"not a non-empty tuple or a list of non-empty tuples">>;
+msg(range) -> <<"out of range">>;
+msg(same_as_keypos) -> <<"the position is the same as the key position">>;
+msg(update_op_range) -> <<"the position in the update operation is out of range">>.

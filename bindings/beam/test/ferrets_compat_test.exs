@@ -14,7 +14,7 @@ defmodule FerretsCompatTest do
           try do
             {:ok, f.(mod)}
           catch
-            kind, reason -> {kind, reason}
+            kind, reason -> {kind, reason, Exception.format_banner(kind, reason, __STACKTRACE__)}
           end
         end)
 
@@ -27,6 +27,17 @@ defmodule FerretsCompatTest do
     {e, r} = both(f)
     assert r == e
     r
+  end
+
+  # Runs `f` in another process; what it returned or raised (with the message).
+  defp other(f) do
+    Task.async(fn -> capture(f) end) |> Task.await()
+  end
+
+  defp capture(f) do
+    {:ok, f.()}
+  catch
+    kind, reason -> {kind, reason, Exception.format_banner(kind, reason, __STACKTRACE__)}
   end
 
   defp dead_pid do
@@ -57,7 +68,7 @@ defmodule FerretsCompatTest do
           # A long list goes to the dirty NIF.
           fn m -> m.insert(m.new(:t, []), Enum.reduce(1..2_000, {:end, 0}, &[{&1, &1} | &2])) end
         ] do
-      assert {:error, :badarg} = assert_same(f)
+      assert {:error, :badarg, _} = assert_same(f)
     end
   end
 
@@ -68,9 +79,9 @@ defmodule FerretsCompatTest do
       t
     end
 
-    assert {:error, :badarg} = assert_same(fn m -> m.update_counter(setup.(m), :k, [2]) end)
+    assert {:error, :badarg, _} = assert_same(fn m -> m.update_counter(setup.(m), :k, [2]) end)
 
-    assert {:error, :badarg} =
+    assert {:error, :badarg, _} =
              assert_same(fn m -> m.update_counter(setup.(m), :k, [{2, 1}, 1]) end)
 
     assert {:ok, [99, 99, 98, 1]} =
@@ -93,7 +104,7 @@ defmodule FerretsCompatTest do
     for fold <- [:foldl, :foldr], fun <- [:x, &Function.identity/1] do
       assert {:ok, :acc} = assert_same(fn m -> apply(m, fold, [fun, :acc, m.new(:t, [])]) end)
 
-      assert {:error, _} =
+      assert {:error, _, _} =
                assert_same(fn m ->
                  t = m.new(:t, [])
                  m.insert(t, {:k, 1})
@@ -113,13 +124,13 @@ defmodule FerretsCompatTest do
     assert {:ok, {:undefined, :undefined}} =
              assert_same(fn m -> {m.info(:no_such), m.info(:no_such, :size)} end)
 
-    assert {:error, :badarg} = assert_same(fn m -> m.info(make_ref()) end)
-    assert {:error, :badarg} = assert_same(fn m -> m.info(make_ref(), :size) end)
-    assert {:error, :badarg} = assert_same(fn m -> m.info(42) end)
+    assert {:error, :badarg, _} = assert_same(fn m -> m.info(make_ref()) end)
+    assert {:error, :badarg, _} = assert_same(fn m -> m.info(make_ref(), :size) end)
+    assert {:error, :badarg, _} = assert_same(fn m -> m.info(42) end)
   end
 
   test "rename to the table's own name is badarg; to a free name moves it" do
-    assert {:error, :badarg} =
+    assert {:error, :badarg, _} =
              assert_same(fn m ->
                m.new(:compat_self, [:named_table])
                m.rename(:compat_self, :compat_self)
@@ -134,7 +145,7 @@ defmodule FerretsCompatTest do
                 is_reference(m.whereis(:compat_b))}
              end)
 
-    assert {:error, :badarg} =
+    assert {:error, :badarg, _} =
              assert_same(fn m ->
                m.new(:compat_c, [:named_table])
                m.new(:compat_d, [:named_table])
@@ -159,7 +170,7 @@ defmodule FerretsCompatTest do
           fn m, t -> m.give_away(t, self(), :gift) end,
           fn m, t -> m.delete(t) end
         ] do
-      assert {:ok, {:error, :badarg}} =
+      assert {:ok, {:error, :badarg, _}} =
                assert_same(fn m ->
                  t = m.new(:t, [:protected])
 
@@ -167,7 +178,8 @@ defmodule FerretsCompatTest do
                    try do
                      {:ok, f.(m, t)}
                    catch
-                     kind, reason -> {kind, reason}
+                     kind, reason ->
+                       {kind, reason, Exception.format_banner(kind, reason, __STACKTRACE__)}
                    end
                  end)
                  |> Task.await()
@@ -182,6 +194,78 @@ defmodule FerretsCompatTest do
              end)
   end
 
+  test "a badarg is explained per argument as ets explains it" do
+    # {setup options, call}; the setup table holds {:k, 5, :x}.
+    cases = [
+      {[], fn m, _t -> m.lookup(:compat_no_such_table, 1) end},
+      {[], fn m, _t -> m.lookup(make_ref(), 1) end},
+      {[], fn m, _t -> m.lookup("tab", 1) end},
+      {[], fn m, t -> m.delete(t) && m.insert(t, {1}) end},
+      {[:private], fn m, t -> other(fn -> m.lookup(t, :k) end) end},
+      {[:protected], fn m, t -> other(fn -> m.insert(t, {1}) end) end},
+      {[:public], fn m, t -> other(fn -> m.setopts(t, {:heir, :none}) end) end},
+      {[:public], fn m, t -> other(fn -> m.give_away(t, self(), 1) end) end},
+      {[], fn m, t -> m.give_away(t, self(), 1) end},
+      {[], fn m, t -> m.give_away(t, dead_pid(), 1) end},
+      {[], fn m, t -> m.give_away(t, :pid, 1) end},
+      {[], fn m, t -> m.insert(t, {}) end},
+      {[], fn m, t -> m.insert(t, [{1}, :x]) end},
+      {[], fn m, t -> m.insert_new(t, 7) end},
+      {[], fn m, t -> m.delete_object(t, {}) end},
+      {[], fn m, t -> m.lookup_element(t, :nokey, 2) end},
+      {[], fn m, t -> m.lookup_element(t, :k, 4) end},
+      {[], fn m, t -> m.lookup_element(t, :k, 0) end},
+      {[], fn m, t -> m.lookup_element(t, :k, :x) end},
+      {[], fn m, t -> m.update_counter(t, :nokey, 1) end},
+      {[], fn m, t -> m.update_counter(t, :k, {1, 1}) end},
+      {[], fn m, t -> m.update_counter(t, :k, {4, 1}) end},
+      {[], fn m, t -> m.update_counter(t, :k, {3, 1}) end},
+      {[], fn m, t -> m.update_counter(t, :k, {2, :a}) end},
+      {[], fn m, t -> m.update_counter(t, :k, [{2, 1}, {1, 1}]) end},
+      {[], fn m, t -> m.update_counter(t, :k, [{2, 1} | 3]) end},
+      {[], fn m, t -> m.update_counter(t, :k, 1, :x) end},
+      {[], fn m, t -> m.update_counter(t, :nokey, {2, 1}, {:nokey, :a}) end},
+      {[], fn m, t -> m.update_counter(t, :nokey, {4, 1}, {:nokey, 0}) end},
+      {[:bag], fn m, t -> m.update_counter(t, :k, 1) end},
+      {[:bag], fn m, t -> m.update_counter(t, :k, 1, :x) end},
+      {[], fn m, t -> m.update_element(t, :k, {1, :k}) end},
+      {[], fn m, t -> m.update_element(t, :k, {9, 1}) end},
+      {[], fn m, t -> m.update_element(t, :k, {0, 1}) end},
+      {[], fn m, t -> m.update_element(t, :k, [{2, 1} | :x]) end},
+      {[:bag], fn m, t -> m.update_element(t, :k, {1, :k}) end},
+      {[], fn m, t -> m.info(t, :bogus) end},
+      {[], fn m, t -> m.setopts(t, {:bogus, 1}) end},
+      {[], fn m, t -> m.rename(t, "name") end},
+      {[:named_table], fn m, t -> m.rename(t, t) end},
+      {[], fn m, _t -> m.whereis("name") end},
+      {[], fn m, _t -> m.new("name", []) end},
+      {[], fn m, _t -> m.new(:name, :set) end},
+      {[], fn m, _t -> m.new(:name, [:set | :bag]) end},
+      {[], fn m, _t -> m.new(:name, [{:keypos, 0}]) end},
+      {[:named_table], fn m, t -> m.new(t, [:named_table]) end},
+      {[], fn m, _t -> m.tab2list(:compat_no_such_table) end},
+      {[], fn m, _t -> m.foldl(fn _, a -> a end, 0, :compat_no_such_table) end},
+      {[], fn m, _t -> m.first(make_ref()) end}
+    ]
+
+    for {opts, call} <- cases do
+      msg =
+        case assert_same(fn m ->
+               t = m.new(:compat_explain, opts)
+               m.insert(t, {:k, 5, :x})
+               call.(m, t)
+             end) do
+          {:error, :badarg, msg} -> msg
+          {:ok, {:error, :badarg, msg}} -> msg
+        end
+
+      # ets explains every case but the two improper lists.
+      if call not in [Enum.at(cases, 25) |> elem(1), Enum.at(cases, 34) |> elem(1)] do
+        assert msg =~ "errors were found at the given arguments"
+      end
+    end
+  end
+
   test "whereis: undefined for an unnamed or unknown table, badarg for a non-atom" do
     assert {:ok, :undefined} =
              assert_same(fn m ->
@@ -189,7 +273,7 @@ defmodule FerretsCompatTest do
                m.whereis(:compat_unnamed)
              end)
 
-    assert {:error, :badarg} = assert_same(fn m -> m.whereis("x") end)
+    assert {:error, :badarg, _} = assert_same(fn m -> m.whereis("x") end)
   end
 
   test "all/0 lists ferrets tables (names for named ones), never ets tables" do
