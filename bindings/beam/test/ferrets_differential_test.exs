@@ -123,6 +123,48 @@ defmodule FerretsDifferentialTest do
     kind, reason -> {kind, reason, Exception.format_banner(kind, reason, __STACKTRACE__)}
   end
 
+  # The table-level functions, then calls on the deleted table: setopts,
+  # give_away to the owner itself, info/1, whereis, rename, delete/1.
+  defp finale(e, f, name, opts) do
+    same = fn label, fun ->
+      expected = safe(fn -> fun.(:ets, e) end)
+      actual = safe(fn -> fun.(:ferrets, f) end)
+      assert actual == expected, "#{inspect(opts)}: #{label} gave #{inspect(actual)}, :ets gave #{inspect(expected)}"
+      actual
+    end
+
+    heir = Enum.random([{:heir, :none}, {:heir, self(), :d}, {:bogus, 1}, [{:heir, :none} | :x], :x])
+    same.("setopts #{inspect(heir)}", fn m, t -> {m.setopts(t, heir), m.info(t, :heir)} end)
+    same.("give_away to the owner", fn m, t -> m.give_away(t, self(), :gift) end)
+    same.("give_away to a non-pid", fn m, t -> m.give_away(t, :pid, :gift) end)
+    same.("info/1", fn m, t -> m.info(t) |> Keyword.drop([:memory, :id]) end)
+    same.("whereis", fn m, _t -> is_reference(m.whereis(name)) end)
+    same.("rename to a non-atom", fn m, t -> m.rename(t, "x") end)
+    new_name = :"#{name}_renamed"
+    {:ok, renamed} = same.("rename", fn m, t -> is_atom(m.rename(t, new_name)) end)
+    {e, f} = if renamed, do: {new_name, new_name}, else: {e, f}
+    same = fn label, fun ->
+      expected = safe(fn -> fun.(:ets, e) end)
+      actual = safe(fn -> fun.(:ferrets, f) end)
+      assert actual == expected, "#{inspect(opts)}: #{label} gave #{inspect(actual)}, :ets gave #{inspect(expected)}"
+    end
+
+    same.("whereis after rename", fn m, _t -> {m.whereis(name), is_reference(m.whereis(new_name))} end)
+    same.("delete/1", fn m, t -> m.delete(t) end)
+
+    for {label, call} <- [
+          lookup: &apply(&1, :lookup, [&2, 1]),
+          insert: &apply(&1, :insert, [&2, {1, 2}]),
+          info: &apply(&1, :info, [&2]),
+          info_size: &apply(&1, :info, [&2, :size]),
+          delete: &apply(&1, :delete, [&2]),
+          tab2list: &apply(&1, :tab2list, [&2]),
+          whereis: fn m, _t -> m.whereis(new_name) end
+        ] do
+      same.("#{label} after delete/1", call)
+    end
+  end
+
   for type <- [:set, :bag, :duplicate_bag] do
     test "random operation sequences give the same results on #{type}" do
       :rand.seed(:exsss, {1, 2, unquote(Macro.escape(type)) |> :erlang.phash2()})
@@ -163,8 +205,7 @@ defmodule FerretsDifferentialTest do
         end)
 
         assert Enum.sort(:ferrets.tab2list(f)) == Enum.sort(:ets.tab2list(e))
-        :ets.delete(e)
-        :ferrets.delete(f)
+        finale(e, f, name, opts)
       end
     end
   end
