@@ -47,7 +47,9 @@ pub(crate) enum Spot<'g> {
 /// How a claim ended.
 pub(crate) enum Claim {
     /// The lane went from empty to `(KEYED|LIVE, value)`; `true` when this
-    /// claim also set the lane's control byte (a lane claimed for good).
+    /// claim also set the lane's control byte (a lane claimed for good; a
+    /// byte set by a claim that then lost its lane is not reported, so the
+    /// count this feeds may run a little low: it only triggers rebuilds).
     Stored(bool),
     /// Someone else got there first (or a resize froze the lane): locate again.
     Lost,
@@ -159,15 +161,15 @@ pub(crate) fn claim(group: &Group, lane: usize, claim: Option<u64>, tag: u8, key
             return Claim::Lost;
         }
     }
-    let lanes = claim.is_some();
+    let fresh = claim.is_some();
     if group.pairs[lane].compare_exchange((0, 0), (CLAIMED, key)).is_err() {
         return Claim::Lost;
     }
     match group.publish(lane, key, (KEYED | LIVE, value)) {
-        Ok(()) => Claim::Stored(lanes),
+        Ok(()) => Claim::Stored(fresh),
         Err(fresh @ (state, _)) if state == KEYED | FRESH => {
             match group.pairs[lane].compare_exchange(fresh, (KEYED | LIVE, value)) {
-                Ok(()) => Claim::Stored(lanes),
+                Ok(()) => Claim::Stored(fresh),
                 Err(_) => Claim::Lost,
             }
         }
