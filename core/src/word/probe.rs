@@ -161,15 +161,15 @@ pub(crate) fn claim(group: &Group, lane: usize, claim: Option<u64>, tag: u8, key
             return Claim::Lost;
         }
     }
-    let fresh = claim.is_some();
+    let new_lane = claim.is_some();
     if group.pairs[lane].compare_exchange((0, 0), (CLAIMED, key)).is_err() {
         return Claim::Lost;
     }
     match group.publish(lane, key, (KEYED | LIVE, value)) {
-        Ok(()) => Claim::Stored(fresh),
+        Ok(()) => Claim::Stored(new_lane),
         Err(fresh @ (state, _)) if state == KEYED | FRESH => {
             match group.pairs[lane].compare_exchange(fresh, (KEYED | LIVE, value)) {
-                Ok(()) => Claim::Stored(fresh),
+                Ok(()) => Claim::Stored(new_lane),
                 Err(_) => Claim::Lost,
             }
         }
