@@ -295,6 +295,25 @@ defmodule FerretsOwnershipTest do
     assert gap < 500, "a scheduler was blocked for #{gap} ms"
   end
 
+  test "next/2 hands a long walk over deleted keys to a dirty scheduler" do
+    t = :ferrets.new(:walk, [:public])
+    n = 20_000
+    :ferrets.insert(t, Enum.map(1..n, &{&1}))
+    keys = walk(t, :ferrets.first(t), [])
+    assert length(keys) == n
+    [first | rest] = keys
+    last = List.last(keys)
+    for k <- rest, k != last, do: :ferrets.delete(t, k)
+    # From `first`, the snapshot holds 19,998 deleted keys before `last`:
+    # too many to check on a normal scheduler.
+    assert Ferrets.Native.next(t, first) == :too_big
+    assert :ferrets.next(t, first) == last
+    assert :ferrets.next(t, last) == :"$end_of_table"
+  end
+
+  defp walk(_t, :"$end_of_table", acc), do: Enum.reverse(acc)
+  defp walk(t, k, acc), do: walk(t, :ferrets.next(t, k), [k | acc])
+
   defp tick(parent, last, max_gap) do
     receive do
       :stop -> send(parent, {:max_gap, max_gap})
