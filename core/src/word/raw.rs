@@ -76,16 +76,14 @@ impl RawTable {
     /// will copy `copies` entries at most.
     pub(crate) fn new(groups: usize, drops_prev: bool, copies: usize) -> Box<Self> {
         debug_assert!(groups >= 1);
+        let copied = if drops_prev { 0 } else { copies };
         Box::new(RawTable {
             groups: alloc_groups(groups),
             max_live: max_live(groups),
             next: AtomicPtr::new(std::ptr::null_mut()),
             drops_prev,
-            room: max_live(groups).saturating_sub(if drops_prev { 0 } else { copies }),
-            migration: CachePadded::new(Migration {
-                lanes: (if drops_prev { 0 } else { copies }).into(),
-                ..Migration::default()
-            }),
+            room: max_live(groups).saturating_sub(copied),
+            migration: CachePadded::new(Migration { lanes: copied.into(), ..Migration::default() }),
             #[cfg(debug_assertions)]
             canary: AtomicUsize::new(ALIVE),
         })

@@ -29,14 +29,13 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     /// rather than by the live count. A dense table grows a little (a long
     /// cluster, not tombstones, is the cause; rehashing it at the same size
     /// would keep the cluster). A table mostly holding removed keys' lanes
-    /// is rebuilt at a third full, so that a churn over a bounded key set
-    /// (whose removed keys come back to their lanes) stops rehashing, while
-    /// the shrink rule (below an eighth) does not fire.
+    /// is rebuilt as [`Self::reclaim_groups`] says, while the shrink rule
+    /// (below an eighth) does not fire.
     pub(super) fn rehash_groups(&self, live: usize, t: &RawTable) -> usize {
         if live > t.max_live / 2 {
             self.target_groups(live).max(t.len() + t.len() / 4)
         } else {
-            self.target_groups(live * 3 / 2)
+            self.reclaim_groups(live)
         }
     }
 
