@@ -47,8 +47,9 @@
 //! lookup in 256, and twice as many after each verdict against it in a row
 //! (up to 16x). A verdict waits until the cache has had as many fills as it
 //! has slots: a cold cache misses every first read, so judging it earlier
-//! would make it sit out of random reads over a table it could hold whole. It invalidates every slot as it steps aside, so that
-//! meanwhile no slot is valid and writes skip their invalidation too.
+//! would make it sit out of random reads over a table it could hold whole.
+//! It invalidates every slot as it steps aside, so that meanwhile no slot
+//! is valid and writes skip their invalidation too.
 //!
 //! Layout: 4-way set-associative, the set chosen by the key's Python hash
 //! (equal keys have equal hashes, so `1` and `1.0` meet in one set), sized
@@ -271,10 +272,11 @@ impl Inner {
         old.into_vec().into_iter().for_each(|s| s.release(serial));
     }
 
-    /// Steps aside for [`SIT_OUT`] lookups, invalidating every slot first:
-    /// nothing is recorded meanwhile, so nothing needs invalidating either
-    /// (writes skip the hash and the stamp of their key's set), and the
-    /// cache comes back empty.
+    /// Steps aside for [`SIT_OUT`] lookups (doubled for each verdict
+    /// against the cache in a row, see `backoff`), invalidating every slot
+    /// first: nothing is recorded meanwhile, so nothing needs invalidating
+    /// either (writes skip the hash and the stamp of their key's set), and
+    /// the cache comes back empty.
     fn sit_out(&mut self, serial: Serial<'_>) {
         self.bump(serial);
         self.skip = SIT_OUT << self.backoff;
