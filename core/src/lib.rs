@@ -59,7 +59,7 @@ pub use pool::{
     CancelResult, CancelToken, JobHandle, Outcome, Pool, PoolConfig, PoolMetrics, Rejected, ShutdownMode,
     ShutdownReport, SubmitOptions,
 };
-pub use table::{pinned, Iter, Pinned};
+pub use table::{pinned, Cursor, Iter, Pinned, Scan};
 pub use table::{Compute, Table};
 pub use word::{Word, WordCounter, WordIter, WordTable};
 

@@ -278,7 +278,6 @@ defmodule FerretsOwnershipTest do
 
     # The normal-scheduler NIFs refuse whole-table work on a big table...
     assert Ferrets.Native.tab2list(t) == :too_big
-    assert Ferrets.Native.first(t) == :too_big
     assert Ferrets.Native.delete_all_objects(t) == :too_big
 
     # ...and the public calls run them dirty: a ticker measures the longest
@@ -295,20 +294,46 @@ defmodule FerretsOwnershipTest do
     assert gap < 500, "a scheduler was blocked for #{gap} ms"
   end
 
-  test "next/2 hands a long walk over deleted keys to a dirty scheduler" do
+  test "first/1 and next/2 hand a long scan over deleted keys to a dirty scheduler" do
     t = :ferrets.new(:walk, [:public])
-    n = 20_000
+    n = 320_000
+    for chunk <- Enum.chunk_every(1..n, 50_000), do: :ferrets.insert(t, Enum.map(chunk, &{&1}))
+    # The first 10,001 keys in traversal order: about half of the first of
+    # the 16 partitions (its keys come first), so no shrink follows.
+    [k0 | rest] = walk_n(t, :ferrets.first(t), 10_001, [])
+    {gone, [kept]} = Enum.split(rest, 9_999)
+    for k <- gone, do: :ferrets.delete(t, k)
+    # A short scan: answered on the normal scheduler.
+    assert Ferrets.Native.first(t) == k0
+    # From `k0`, half a partition of groups (thousands) without a live key:
+    # too many for a normal scheduler.
+    assert Ferrets.Native.next(t, k0) == :too_big
+    assert :ferrets.next(t, k0) == kept
+    :ferrets.delete(t, k0)
+    assert Ferrets.Native.first(t) == :too_big
+    assert :ferrets.first(t) == kept
+    # next/2 of a key that is gone: badarg, as ETS on an unfixed table.
+    assert_raise ArgumentError, fn -> :ferrets.next(t, k0) end
+  end
+
+  test "a first/delete drain takes every key once, in traversal order" do
+    t = :ferrets.new(:drain, [:public])
+    n = 30_000
     :ferrets.insert(t, Enum.map(1..n, &{&1}))
-    keys = walk(t, :ferrets.first(t), [])
-    assert length(keys) == n
-    [first | rest] = keys
-    last = List.last(keys)
-    for k <- rest, k != last, do: :ferrets.delete(t, k)
-    # From `first`, the snapshot holds 19,998 deleted keys before `last`:
-    # too many to check on a normal scheduler.
-    assert Ferrets.Native.next(t, first) == :too_big
-    assert :ferrets.next(t, first) == last
-    assert :ferrets.next(t, last) == :"$end_of_table"
+    order = walk(t, :ferrets.first(t), [])
+    assert Enum.sort(order) == Enum.to_list(1..n)
+    assert drain(t, :ferrets.first(t), []) == order
+    assert :ferrets.info(t, :size) == 0
+  end
+
+  defp walk_n(_t, _k, 0, acc), do: Enum.reverse(acc)
+  defp walk_n(t, k, left, acc), do: walk_n(t, :ferrets.next(t, k), left - 1, [k | acc])
+
+  defp drain(_t, :"$end_of_table", acc), do: Enum.reverse(acc)
+
+  defp drain(t, k, acc) do
+    :ferrets.delete(t, k)
+    drain(t, :ferrets.first(t), [k | acc])
   end
 
   defp walk(_t, :"$end_of_table", acc), do: Enum.reverse(acc)

@@ -23,7 +23,7 @@ use std::mem::size_of;
 
 use crossbeam_utils::CachePadded;
 
-pub use iter::Iter;
+pub use iter::{Cursor, Iter, Scan};
 
 use group::{with_tag, DELETED, PTR, WIDTH};
 use probe::{entry, Find, Hashed, Spot};

@@ -211,3 +211,100 @@ fn prefetching_an_entry_never_faults_and_long_entries_read_intact() {
     }
     assert_eq!(t.get(&Big([2_000; 40])), None);
 }
+
+/// Walks the whole table with [`Table::scan`] in batches of `groups`,
+/// checking each batch's bounds; every visited `(cursor, key)`.
+fn scan_all(t: &Table<u64, u64>, groups: usize) -> Vec<(Cursor, u64)> {
+    let mut seen = Vec::new();
+    let mut from = Cursor::START;
+    loop {
+        let mut batch = Vec::new();
+        let scan = t.scan(from, groups, true, |c, k, v| {
+            assert_eq!(k, v);
+            batch.push((c, *k));
+        });
+        for &(c, k) in &batch {
+            assert_eq!(c, t.cursor_of(&k), "a visit reports the key's own cursor");
+            assert!(c >= from, "a batch starts at `from`");
+        }
+        match scan {
+            Scan::More(to) => {
+                assert!(to > from, "a scan always moves on");
+                assert!(batch.iter().all(|&(c, _)| c < to), "a batch ends before `to`");
+                seen.extend(batch);
+                from = to;
+            }
+            Scan::End => {
+                seen.extend(batch);
+                return seen;
+            }
+            Scan::Busy => unreachable!("a scan that helps resizes is never busy"),
+        }
+    }
+}
+
+#[test]
+fn scan_visits_every_entry_once_in_cursor_order_of_batches() {
+    let t: Table<u64, u64> = Table::with_options(TableOptions { partitions: Some(4), capacity: 0 });
+    for k in 0..5_000 {
+        t.insert(k, k);
+    }
+    for k in (0..5_000).step_by(3) {
+        t.remove(&k);
+    }
+    let want: Vec<u64> = (0..5_000).filter(|k| k % 3 != 0).collect();
+    for groups in [1, 3, 32, usize::MAX] {
+        let seen = scan_all(&t, groups);
+        let mut keys: Vec<u64> = seen.iter().map(|&(_, k)| k).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, want, "batches of {groups} groups");
+    }
+}
+
+#[test]
+fn the_successor_found_by_scanning_matches_the_sorted_order() {
+    let t: Table<u64, u64> = Table::with_options(TableOptions { partitions: Some(2), capacity: 0 });
+    for k in 0..2_000 {
+        t.insert(k, k);
+    }
+    let mut order: Vec<(Cursor, u64)> = (0..2_000).map(|k| (t.cursor_of(&k), k)).collect();
+    order.sort_unstable();
+    // The successor of each key: the least (cursor, key) above its own, in
+    // the first batch from its cursor that has one.
+    for w in order.windows(2) {
+        let (c0, k0) = w[0];
+        let mut from = c0;
+        let found = loop {
+            let mut best: Option<(Cursor, u64)> = None;
+            let scan = t.scan(from, 2, true, |c, k, _| {
+                if (c, *k) > (c0, k0) && best.is_none_or(|b| (c, *k) < b) {
+                    best = Some((c, *k));
+                }
+            });
+            match (best, scan) {
+                (Some(b), _) => break Some(b),
+                (None, Scan::More(to)) => from = to,
+                (None, _) => break None,
+            }
+        };
+        assert_eq!(found, Some(w[1]));
+    }
+}
+
+#[test]
+fn scan_during_a_resize_is_busy_unless_it_helps() {
+    let t: Table<u64, u64> = Table::with_options(TableOptions { partitions: Some(1), capacity: 0 });
+    let part = &t.partitions[0];
+    let mut n = 0u64;
+    // Grow until a resize is under way (one chunk is copied when it starts).
+    while part.root().next().is_null() {
+        t.insert(n, n);
+        n += 1;
+    }
+    assert_eq!(t.scan(Cursor::START, 4, false, |_, _, _| unreachable!("busy: nothing visited")), Scan::Busy);
+    let mut keys: Vec<u64> = scan_all(&t, 4).into_iter().map(|(_, k)| k).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, (0..n).collect::<Vec<_>>());
+    assert!(part.root().next().is_null(), "the helping scan finished the resize");
+    assert_ne!(t.scan(Cursor::START, 4, false, |_, _, _| ()), Scan::Busy);
+}

@@ -1,15 +1,19 @@
 //! Traversal: `first/1`, `next/2` and `tab2list/1`.
 //!
-//! Keys are traversed in a fixed total order (hash of the encoded key, then
-//! the bytes), so any snapshot of the key set agrees with any other on what
-//! comes after a key. `first/1` takes a snapshot of the keys; `next/2` walks
-//! it, skipping keys deleted since, and takes a new one when asked about a
-//! key it does not hold. Keys inserted after the snapshot may be missed, as
-//! ETS allows for unfixed hash tables.
+//! `first/1` and `next/2` walk the keys in the core table's traversal
+//! order: by [`Cursor`] (the partition and hash position of the key, fixed
+//! for the table's life), then by the encoded bytes for equal cursors. So
+//! the key after `K` is a function of the keys present, found by scanning
+//! the few groups from `K`'s own position (a handful of microseconds): no
+//! snapshot, no per-table state. Keys inserted during a walk are seen or
+//! not depending on where they land, as ETS allows for unfixed hash tables.
+//!
+//! A normal scheduler reads at most [`GROUPS_ON_NORMAL`] groups (a run of
+//! deleted keys, a mostly empty presized table) and does not help a resize
+//! under way; it answers `too_big` instead, and the caller repeats the call
+//! on a dirty scheduler, which has no bound.
 
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-use std::sync::Arc;
-
+use ferrets_core::{Cursor, Scan};
 use rustler::sys::{enif_make_list_from_array, ErlNifTerm};
 use rustler::{Encoder, Env, Error, NifResult, Term};
 
@@ -21,48 +25,53 @@ use crate::objects::with_key;
 use crate::ops::{objects_list, term, DIRTY_ABOVE};
 use crate::table::{resolve, Access, TableResource};
 
-/// Keys in traversal order.
-pub struct Snapshot {
-    /// `(order hash, key)`, sorted.
-    keys: Vec<(u64, Key)>,
-}
+/// Home groups of the first scan: the next key is almost always in the
+/// key's own group or the one after.
+const FIRST_STEP: usize = 2;
 
-/// The traversal order's hash: fixed keys, so every snapshot agrees.
-fn order_hash(bytes: &[u8]) -> u64 {
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(bytes)
-}
+/// Home groups per later call into the core's scan (one pin each).
+const STEP: usize = 16;
 
-/// Takes and publishes a new snapshot of the keys, in traversal order.
-fn rebuild(t: &TableResource) -> Arc<Snapshot> {
-    let mut keys: Vec<(u64, Key)> = t.table.iter().map(|(k, _)| (order_hash(k.bytes()), k)).collect();
-    keys.sort_unstable_by(|a, b| (a.0, a.1.bytes()).cmp(&(b.0, b.1.bytes())));
-    let snap = Arc::new(Snapshot { keys });
-    *t.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = Some(snap.clone());
-    snap
-}
+/// Home groups a normal scheduler reads before it hands the walk to a
+/// dirty one: with a key hashed per entry, well under a millisecond.
+const GROUPS_ON_NORMAL: usize = 1_024;
 
-/// Snapshot keys a normal scheduler checks for presence before it hands
-/// the rest of the walk to a dirty one (a lookup each: well under 1 ms).
-const SCAN_ON_NORMAL: usize = 2_000;
-
-/// The first key from position `from` of `snap` still in the table, as a
-/// term (or `$end_of_table`); `None` when a normal scheduler (`!dirty`)
-/// checked [`SCAN_ON_NORMAL`] keys deleted since the snapshot without
-/// finding one.
-fn present_from<'a>(
+/// The least key after `after` (its cursor and encoded bytes; `None`: from
+/// the start) as a term, or `$end_of_table`; `None` when a normal scheduler
+/// (`!dirty`) used up its budget or met a resize.
+fn successor<'a>(
     env: Env<'a>,
     t: &TableResource,
-    snap: &Snapshot,
-    from: usize,
+    after: Option<(Cursor, &[u8])>,
     dirty: bool,
 ) -> Option<Term<'a>> {
-    let limit = if dirty { usize::MAX } else { SCAN_ON_NORMAL };
-    for (_, k) in snap.keys[from.min(snap.keys.len())..].iter().take(limit) {
-        if t.table.contains_key(k.bytes()) {
+    let mut from = after.map_or(Cursor::START, |(c, _)| c);
+    let mut budget = if dirty { usize::MAX } else { GROUPS_ON_NORMAL };
+    let mut step = FIRST_STEP;
+    loop {
+        let mut best: Option<(Cursor, Key)> = None;
+        // Within one scan the entries come in table order: keep the least.
+        let scan = t.table.scan(from, step, dirty, |c, k, _| {
+            let above = after.is_none_or(|(c0, k0)| (c, k.bytes()) > (c0, k0));
+            if above && best.as_ref().is_none_or(|(bc, bk)| (c, k.bytes()) < (*bc, bk.bytes())) {
+                best = Some((c, k.clone()));
+            }
+        });
+        // Every later scan covers greater cursors only.
+        if let Some((_, k)) = best {
             return Some(term(env, codec::decode(env.as_c_arg(), k.bytes(), &[]).0));
         }
+        match scan {
+            Scan::More(to) => from = to,
+            Scan::End => return Some(atoms::end_of_table().encode(env)),
+            Scan::Busy => return None,
+        }
+        budget = budget.saturating_sub(step);
+        step = STEP;
+        if budget == 0 {
+            return None;
+        }
     }
-    (dirty || snap.keys.len().saturating_sub(from) <= limit).then(|| atoms::end_of_table().encode(env))
 }
 
 /// Whether whole-table work must move to a dirty scheduler.
@@ -73,37 +82,20 @@ fn too_big(t: &TableResource, dirty: bool) -> bool {
 /// `first/1` on either kind of scheduler.
 fn first_impl<'a>(env: Env<'a>, tab: Term<'a>, dirty: bool) -> NifResult<Term<'a>> {
     let t = resolve(env, tab, Access::Read)?;
-    if too_big(t, dirty) {
-        return Ok(atoms::too_big().encode(env));
-    }
-    let snap = rebuild(t);
-    Ok(present_from(env, t, &snap, 0, dirty).unwrap_or_else(|| atoms::too_big().encode(env)))
+    Ok(successor(env, t, None, dirty).unwrap_or_else(|| atoms::too_big().encode(env)))
 }
 
 /// `next/2` on either kind of scheduler.
 fn next_impl<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>, dirty: bool) -> NifResult<Term<'a>> {
     let t = resolve(env, tab, Access::Read)?;
-    let found = with_key(env.as_c_arg(), key.as_c_arg(), |kb| {
+    let walked = with_key(env.as_c_arg(), key.as_c_arg(), |kb| {
+        // As ETS on an unfixed hash table: the key must still be there.
         if !t.table.contains_key(kb) {
             return Err(Error::BadArg);
         }
-        let h = order_hash(kb);
-        let search = |s: &Snapshot| s.keys.binary_search_by(|(hh, k)| (*hh, k.bytes()).cmp(&(h, kb))).ok();
-        let current = t.snapshot.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(snap) = current {
-            if let Some(i) = search(&snap) {
-                return Ok(Some((snap, i)));
-            }
-        }
-        if too_big(t, dirty) {
-            return Ok(None);
-        }
-        let snap = rebuild(t);
-        let i = search(&snap).ok_or(Error::BadArg)?;
-        Ok(Some((snap, i)))
+        Ok(successor(env, t, Some((t.table.cursor_of(kb), kb)), dirty))
     })
     .map_err(|()| Error::BadArg)??;
-    let walked = found.and_then(|(snap, i)| present_from(env, t, &snap, i + 1, dirty));
     Ok(walked.unwrap_or_else(|| atoms::too_big().encode(env)))
 }
 

@@ -66,7 +66,6 @@ fn new<'a>(env: Env<'a>, name: Atom, options: Term<'a>) -> NifResult<Term<'a>> {
         busy: AtomicU32::new(0),
         batch: Mutex::new(None),
         multi: Mutex::new(()),
-        snapshot: Mutex::new(None),
     });
     if o.named && !names::register(crate::raw::word(name.as_c_arg()), res.clone()) {
         return Err(Error::BadArg);

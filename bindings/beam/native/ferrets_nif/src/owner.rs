@@ -35,7 +35,6 @@ pub fn delete(t: &TableResource) {
         names::unregister(t.name.load(Ordering::Acquire), t.id);
     }
     let arc = names::remove(t.id);
-    *t.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = None;
     match arc {
         Some(arc) if t.table.len() >= DROP_ON_THREAD => {
             std::thread::spawn(move || arc.table.clear());

@@ -10,7 +10,6 @@ use rustler::sys::{c_void, enif_get_resource, enif_self, ErlNifPid, ErlNifResour
 use rustler::{Atom, Env, Error, LocalPid, Monitor, NifResult, Resource, ResourceArc, Term};
 
 use crate::batch::{Batch, MAX_ISOLATED};
-use crate::iter::Snapshot;
 use crate::key::Key;
 use crate::names;
 use crate::objects::Entry;
@@ -72,8 +71,6 @@ pub struct TableResource {
     /// Objects beyond the first under each key (bags only), so that
     /// `size` counts objects like ETS.
     pub extra: AtomicIsize,
-    /// The key order of the last traversal (see [`crate::iter`]).
-    pub snapshot: Mutex<Option<Arc<Snapshot>>>,
 }
 
 #[rustler::resource_impl]
