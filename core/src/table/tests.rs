@@ -308,3 +308,75 @@ fn scan_during_a_resize_is_busy_unless_it_helps() {
     assert!(part.root().next().is_null(), "the helping scan finished the resize");
     assert_ne!(t.scan(Cursor::START, 4, false, |_, _, _| ()), Scan::Busy);
 }
+
+/// A successor walk (the BEAM binding's `next/2`: the least `(cursor, key)`
+/// above the last one, scanning without helping resizes and retrying with
+/// help when busy) racing writers that churn other keys through resizes:
+/// every key present throughout is visited exactly once, in cursor order.
+#[test]
+fn a_successor_walk_racing_churn_sees_stable_keys_once_in_order() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    let t: Arc<Table<u64, u64>> =
+        Arc::new(Table::with_options(TableOptions { partitions: Some(4), capacity: 0 }));
+    let stable: Vec<u64> = (0..2_000).map(|i| i * 2).collect();
+    for &k in &stable {
+        t.insert(k, k);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2u64)
+        .map(|w| {
+            let (t, stop) = (t.clone(), stop.clone());
+            std::thread::spawn(move || {
+                // Odd keys only: grows to ~6,000 entries and shrinks again.
+                let mut round = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let keys = (0..3_000).map(|i| (i * 2 + w) * 2 + 1);
+                    keys.clone().for_each(|k| assert!(t.insert(k, k)));
+                    keys.for_each(|k| assert!(t.remove(&k)));
+                    round += 1;
+                }
+                round
+            })
+        })
+        .collect();
+    let successor = |after: Option<(Cursor, u64)>| -> Option<(Cursor, u64)> {
+        let mut from = after.map_or(Cursor::START, |(c, _)| c);
+        loop {
+            let mut best: Option<(Cursor, u64)> = None;
+            let mut visit = |c: Cursor, k: &u64, v: &u64| {
+                assert_eq!(k, v);
+                if after.is_none_or(|a| (c, *k) > a) && best.is_none_or(|b| (c, *k) < b) {
+                    best = Some((c, *k));
+                }
+            };
+            let scan = match t.scan(from, 2, false, &mut visit) {
+                Scan::Busy => t.scan(from, 2, true, &mut visit),
+                done => done,
+            };
+            match (best, scan) {
+                (Some(b), _) => return Some(b),
+                (None, Scan::More(to)) => from = to,
+                (None, _) => return None,
+            }
+        }
+    };
+    for _ in 0..20 {
+        let mut walk = Vec::new();
+        let mut at = successor(None);
+        while let Some(p) = at {
+            if let Some(&last) = walk.last() {
+                assert!(p > last, "the walk moves forward in cursor order");
+            }
+            walk.push(p);
+            at = successor(Some(p));
+        }
+        let mut seen: Vec<u64> = walk.iter().map(|&(_, k)| k).filter(|k| k % 2 == 0).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, stable, "every stable key exactly once");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        assert!(w.join().unwrap() > 0);
+    }
+}
