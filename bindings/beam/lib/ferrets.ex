@@ -84,6 +84,14 @@ defmodule Ferrets do
   @spec next(tab(), term()) :: term()
   defdelegate next(tab, key), to: :ferrets
 
+  @doc "The same as `first/1`, as `:ets.last/1` is for hash tables."
+  @spec last(tab()) :: term()
+  defdelegate last(tab), to: :ferrets
+
+  @doc "The same as `next/2`, as `:ets.prev/2` is for hash tables."
+  @spec prev(tab(), term()) :: term()
+  defdelegate prev(tab, key), to: :ferrets
+
   @doc "Every object. See `:ets.tab2list/1`."
   @spec tab2list(tab()) :: [tuple()]
   defdelegate tab2list(tab), to: :ferrets

@@ -16,7 +16,7 @@
 -export([new/2, insert/2, insert_new/2, lookup/2, lookup_element/3, member/2,
          take/2, delete/1, delete/2, delete_object/2, delete_all_objects/1,
          update_counter/3, update_counter/4, update_element/3,
-         first/1, next/2, tab2list/1, foldl/3, foldr/3,
+         first/1, next/2, last/1, prev/2, tab2list/1, foldl/3, foldr/3,
          info/1, info/2, whereis/1, rename/2, give_away/3, setopts/2, all/0]).
 -export([format_error/2]).
 
@@ -123,6 +123,20 @@ first(Tab) ->
 
 %% @doc The key after `Key' in traversal order, like `ets:next/2'.
 next(Tab, Key) ->
+    ?TRY(case ?NIF:next(Tab, Key) of
+             too_big -> ?NIF:next_dirty(Tab, Key);
+             K -> K
+         end, [Tab, Key]).
+
+%% @doc The same as `first/1', as `ets:last/1' is for hash tables.
+last(Tab) ->
+    ?TRY(case ?NIF:first(Tab) of
+             too_big -> ?NIF:first_dirty(Tab);
+             K -> K
+         end, [Tab]).
+
+%% @doc The same as `next/2', as `ets:prev/2' is for hash tables.
+prev(Tab, Key) ->
     ?TRY(case ?NIF:next(Tab, Key) of
              too_big -> ?NIF:next_dirty(Tab, Key);
              K -> K
@@ -380,7 +394,7 @@ explain(give_away, [Pid, _], Cause, TabMsg) ->
     end;
 explain(info, [_Item], _, TabMsg) ->
     or_else(TabMsg, bad_info_item);
-explain(next, [_Key], _, TabMsg) ->
+explain(F, [_Key], _, TabMsg) when F =:= next; F =:= prev ->
     or_else(TabMsg, bad_key);
 explain(setopts, [_Opts], _, TabMsg) ->
     or_else(TabMsg, bad_options);

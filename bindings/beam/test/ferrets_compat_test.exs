@@ -245,7 +245,11 @@ defmodule FerretsCompatTest do
       {[:named_table], fn m, t -> m.new(t, [:named_table]) end},
       {[], fn m, _t -> m.tab2list(:compat_no_such_table) end},
       {[], fn m, _t -> m.foldl(fn _, a -> a end, 0, :compat_no_such_table) end},
-      {[], fn m, _t -> m.first(make_ref()) end}
+      {[], fn m, _t -> m.first(make_ref()) end},
+      {[], fn m, _t -> m.last(make_ref()) end},
+      {[], fn m, t -> m.next(t, :nokey) end},
+      {[], fn m, t -> m.prev(t, :nokey) end},
+      {[], fn m, _t -> m.prev(:compat_no_such_table, :k) end}
     ]
 
     for {opts, call} <- cases do
@@ -264,6 +268,22 @@ defmodule FerretsCompatTest do
         assert msg =~ "errors were found at the given arguments"
       end
     end
+  end
+
+  test "last/1 and prev/2 are first/1 and next/2, as in ets for hash tables" do
+    assert_same(fn m ->
+      t = m.new(:compat_last, [])
+      empty = {m.last(t), m.first(t)}
+      m.insert(t, {:k, 1})
+      {empty, m.last(t), m.prev(t, :k), m.next(t, :k)}
+    end)
+
+    t = :ferrets.new(:walk_last, [])
+    :ferrets.insert(t, Enum.map(1..500, &{&1}))
+    walk = fn walk, k, step, acc -> if k == :"$end_of_table", do: acc, else: walk.(walk, step.(k), step, [k | acc]) end
+    forward = walk.(walk, :ferrets.first(t), &:ferrets.next(t, &1), [])
+    assert walk.(walk, :ferrets.last(t), &:ferrets.prev(t, &1), []) == forward
+    assert Enum.sort(forward) == Enum.to_list(1..500)
   end
 
   test "whereis: undefined for an unnamed or unknown table, badarg for a non-atom" do
