@@ -280,7 +280,11 @@ defmodule FerretsCompatTest do
 
     t = :ferrets.new(:walk_last, [])
     :ferrets.insert(t, Enum.map(1..500, &{&1}))
-    walk = fn walk, k, step, acc -> if k == :"$end_of_table", do: acc, else: walk.(walk, step.(k), step, [k | acc]) end
+
+    walk = fn walk, k, step, acc ->
+      if k == :"$end_of_table", do: acc, else: walk.(walk, step.(k), step, [k | acc])
+    end
+
     forward = walk.(walk, :ferrets.first(t), &:ferrets.next(t, &1), [])
     assert walk.(walk, :ferrets.last(t), &:ferrets.prev(t, &1), []) == forward
     assert Enum.sort(forward) == Enum.to_list(1..500)
