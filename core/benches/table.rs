@@ -423,7 +423,7 @@ fn grow<M: Map>(n: u64, threads: u64) -> Grow {
 
 fn flush_garbage() {
     for _ in 0..256 {
-        crossbeam_epoch::pin().flush();
+        ferrets_core::flush_retired();
     }
 }
 

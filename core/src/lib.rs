@@ -48,6 +48,8 @@ mod options;
 pub mod pool;
 mod primitive;
 mod quiesce;
+#[cfg(not(loom))]
+mod reclaim;
 pub mod snapshot;
 mod table;
 mod word;
@@ -59,7 +61,7 @@ pub use pool::{
     CancelResult, CancelToken, JobHandle, Outcome, Pool, PoolConfig, PoolMetrics, Rejected, ShutdownMode,
     ShutdownReport, SubmitOptions,
 };
-pub use table::{pinned, Cursor, Iter, Pinned, Scan};
+pub use table::{flush_retired, pinned, Cursor, Iter, Pinned, Scan};
 pub use table::{Compute, Table};
 pub use word::{Word, WordCounter, WordIter, WordTable};
 

@@ -2,13 +2,14 @@
 //! built on, swapped for loom's model-checked versions under `cfg(loom)` (as
 //! crossbeam does).
 //!
-//! Memory reclamation of the boxed [`crate::Table`]: outside loom, unlinked
-//! memory is handed to crossbeam-epoch and freed once no pinned thread can
-//! still see it. ([`crate::WordTable`] retires only whole group arrays and
-//! uses the cheaper reader sections of `crate::quiesce` instead.) Under
-//! loom there is no global collector (loom forbids state shared between
-//! executions), so [`Garbage`] keeps retired memory until the owning table is
-//! dropped: the model still checks that every pointer is retired exactly once.
+//! Memory reclamation of the boxed [`crate::Table`]: outside loom, writers
+//! pin crossbeam-epoch, readers enter the reader sections of
+//! `crate::quiesce`, and unlinked memory is freed once neither can still
+//! see it (`crate::reclaim`). ([`crate::WordTable`] retires only whole
+//! group arrays and uses reader sections alone.) Under loom there is no
+//! global collector (loom forbids state shared between executions), so
+//! [`Garbage`] keeps retired memory until the owning table is dropped: the
+//! model still checks that every pointer is retired exactly once.
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{
@@ -30,15 +31,31 @@ pub(crate) fn pin() -> Guard {
     crossbeam_epoch::pin()
 }
 
+/// What a lookup holds while it reads a boxed table: a reader section,
+/// which retires nothing (see `crate::reclaim`).
+#[cfg(not(loom))]
+pub(crate) type Reader = crate::quiesce::Section;
+
+/// Enters a reader section (cheap; nests).
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn read() -> Reader {
+    crate::quiesce::enter()
+}
+
+/// A reader's token under loom.
+#[cfg(loom)]
+pub(crate) type Reader = Guard;
+
+/// Enters a reader section (a token under loom).
+#[cfg(loom)]
+pub(crate) fn read() -> Reader {
+    pin()
+}
+
 /// Under loom nothing is freed before the table drops, so a guard is a token.
 #[cfg(loom)]
 pub(crate) struct Guard(());
-
-#[cfg(loom)]
-impl Guard {
-    /// Nothing to flush under loom.
-    pub(crate) fn flush(&self) {}
-}
 
 /// Unpinning, like crossbeam's guard (nothing to do under loom).
 #[cfg(loom)]
@@ -81,8 +98,8 @@ impl Garbage {
         {
             let _ = self;
             // SAFETY: per the contract the box is unlinked and retired once;
-            // epoch defers the free past every guard that may still see it.
-            unsafe { guard.defer_unchecked(move || drop(Box::from_raw(ptr))) };
+            // it is freed past every guard and section that may still see it.
+            unsafe { crate::reclaim::retire(guard, ptr) };
         }
         #[cfg(loom)]
         {
@@ -93,6 +110,20 @@ impl Garbage {
             }
             self.deferred.lock().unwrap().push(Deferred { ptr: ptr.cast(), free: free::<T> });
         }
+    }
+}
+
+impl Garbage {
+    /// Hands what this thread retired to reclamation now rather than in
+    /// batches (after a resize or a `clear`, which unlink much at once).
+    pub(crate) fn flush(&self, guard: &Guard) {
+        #[cfg(not(loom))]
+        {
+            let _ = self;
+            crate::reclaim::flush(guard);
+        }
+        #[cfg(loom)]
+        let _ = (self, guard);
     }
 }
 

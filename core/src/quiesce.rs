@@ -10,7 +10,8 @@
 //! retirement instead: entering a section is a plain store to a line only
 //! its thread writes, and the retirer pays a process-wide barrier
 //! (`membarrier`) and a short wait. The boxed [`crate::Table`] retires
-//! memory per entry and keeps crossbeam-epoch.
+//! memory per entry: its writers keep crossbeam-epoch and its readers use
+//! these sections, with batched grace periods (`crate::reclaim`).
 //!
 //! # Protocol
 //!
@@ -325,19 +326,25 @@ mod real {
         }
     }
 
+    /// Whether this thread is inside a section (a retirement started here
+    /// then waits for it, so spinning for it is pointless).
+    pub(crate) fn in_section() -> bool {
+        SLOT.with(Cell::get).is_some_and(|slot| slot.seq.0.load(Ordering::Relaxed) & 1 == 1)
+    }
+
     /// Sections a retirement waits for: slots seen odd after the barrier.
-    struct Waits(Vec<(&'static Slot, u64)>);
+    pub(crate) struct Waits(Vec<(&'static Slot, u64)>);
 
     impl Waits {
         /// Unlinked memory is already out of reach of new sections: runs the
         /// barrier and snapshots the sections in progress. `None` if the
         /// barrier failed (then nothing may ever be freed).
-        fn start() -> Option<Waits> {
+        pub(crate) fn start() -> Option<Waits> {
             barrier().then(|| Waits(slots().filter_map(|s| s.seq.busy().map(|v| (s, v))).collect()))
         }
 
         /// Drops the sections that ended; whether none is left.
-        fn poll(&mut self) -> bool {
+        pub(crate) fn poll(&mut self) -> bool {
             self.0.retain(|(slot, seen)| !slot.seq.moved_on(*seen));
             self.0.is_empty()
         }

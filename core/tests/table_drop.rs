@@ -49,7 +49,7 @@ fn settle() -> isize {
     let deadline = Instant::now() + Duration::from_secs(10);
     while LIVE.load(Ordering::SeqCst) != 0 && Instant::now() < deadline {
         for _ in 0..64 {
-            crossbeam_epoch::pin().flush();
+            ferrets_core::flush_retired();
         }
         thread::yield_now();
     }

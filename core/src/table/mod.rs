@@ -6,9 +6,11 @@
 //! [`group`]) whose slots point to immutable boxed entries. The next hash
 //! bits pick the home group and the low 7 bits the tag.
 //!
-//! Readers pin an epoch (crossbeam-epoch), load, and compare: no locks, no
-//! shared writes. Writers publish a new entry pointer with one CAS and retire
-//! the old one through the epoch. Resizes copy pointers incrementally, with
+//! Readers enter a reader section (a plain store to a line their thread
+//! owns), load, and compare: no locks, no shared writes. Writers pin a
+//! crossbeam epoch, publish a new entry pointer with one CAS and retire the
+//! old one, which is freed once neither pinned writers nor readers' sections
+//! can see it (`crate::reclaim`). Resizes copy pointers incrementally, with
 //! every writer helping ([`resize`]); readers never wait for them.
 
 mod group;
@@ -29,7 +31,7 @@ use group::{with_tag, DELETED, PTR, WIDTH};
 use probe::{entry, Find, Hashed, Spot};
 use raw::{Entry, RawTable};
 
-use crate::primitive::{pin, AtomicIsize, AtomicPtr, Garbage, Guard, Ordering};
+use crate::primitive::{pin, read, AtomicIsize, AtomicPtr, Garbage, Guard, Ordering, Reader};
 use crate::{CounterValue, HeapSize, NotACounter, TableOptions};
 
 /// What a [`Table::compute`] closure decides to do with the entry it saw.
@@ -71,8 +73,9 @@ impl<K, V> Partition<K, V> {
     /// The current root table.
     #[inline]
     fn root<'g>(&self) -> &'g RawTable<K, V> {
-        // SAFETY: callers hold a pin (every public entry point pins first);
-        // a root is retired only after it is replaced, so it outlives the pin.
+        // SAFETY: callers hold a pin or a reader section (every public entry
+        // point takes one first); a root is retired only after it is
+        // replaced, so it outlives them.
         unsafe { &*self.root.load(Ordering::Acquire) }
     }
 
@@ -111,7 +114,7 @@ pub struct Table<K, V, S = foldhash::fast::RandomState> {
 
 // SAFETY: the table owns its entries (moved in by value, handed out as
 // clones or shared borrows), and frees retired ones on whichever thread runs
-// the epoch collector: sound when keys and values are Send + Sync.
+// reclamation: sound when keys and values are Send + Sync.
 unsafe impl<K: Send + Sync, V: Send + Sync, S: Send> Send for Table<K, V, S> {}
 // SAFETY: as above; shared access only reads entries or swaps pointers atomically.
 unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync> Sync for Table<K, V, S> {}
@@ -146,14 +149,24 @@ where
     }
 }
 
-/// A pinned epoch for borrowing values out of a table ([`Table::get_ref`]).
+/// A reader section for borrowing values out of a table ([`Table::get_ref`]).
 /// Keep it short-lived: memory retired while it lives is not freed, and never
-/// hold one across a call back into a foreign runtime.
-pub struct Pinned(Guard);
+/// hold one across a call back into a foreign runtime. Not `Send`.
+pub struct Pinned(Reader);
 
-/// Pins the current thread for [`Table::get_ref`].
+/// Enters a reader section on the current thread for [`Table::get_ref`]:
+/// a plain store to a line only this thread writes (no atomic
+/// read-modify-write).
 pub fn pinned() -> Pinned {
-    Pinned(pin())
+    Pinned(read())
+}
+
+/// Hands what this thread's writes to boxed tables retired (kept in
+/// batches) to reclamation now, and frees what is due. Tables do this
+/// themselves after a resize or a `clear`; call it from a thread that wrote
+/// much and will now stay idle, or before counting memory or drops.
+pub fn flush_retired() {
+    Garbage::default().flush(&pin());
 }
 
 impl<K, V, S> Table<K, V, S>
@@ -186,9 +199,10 @@ where
         Hashed { part, pos: ((h as u128) << self.part_bits) as u64, tag: group::tag_of(h) }
     }
 
-    /// Reader lookup under `guard`: never writes shared memory.
+    /// Reader lookup, protected by `_held` (a writer's pin or a reader's
+    /// section) for `'g`: never writes shared memory.
     #[inline]
-    fn lookup<'g, Q>(&'g self, key: &Q, _guard: &'g Guard) -> Option<&'g Entry<K, V>>
+    fn lookup<'g, Q, P>(&'g self, key: &Q, _held: &'g P) -> Option<&'g Entry<K, V>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -203,7 +217,7 @@ where
                     if next.is_null() {
                         return None;
                     }
-                    // SAFETY: reached from the root under our pin; retired only
+                    // SAFETY: reached from the root under our pin or section; retired only
                     // after the root moves past it, i.e. after we pinned.
                     t = unsafe { &*next };
                 }
@@ -218,19 +232,19 @@ where
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
-        let guard = pin();
-        self.lookup(key, &guard).map(|e| e.value.clone())
+        let section = read();
+        self.lookup(key, &section).map(|e| e.value.clone())
     }
 
     /// Calls `f` with a borrow of the value under `key` and returns its result.
-    /// `f` must be short: it runs while the thread is pinned.
+    /// `f` must be short: it runs inside the lookup's reader section.
     pub fn get_with<Q, R>(&self, key: &Q, f: impl FnOnce(&V) -> R) -> Option<R>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let guard = pin();
-        self.lookup(key, &guard).map(|e| f(&e.value))
+        let section = read();
+        self.lookup(key, &section).map(|e| f(&e.value))
     }
 
     /// A borrow of the value under `key`, valid while `pinned` lives (see
@@ -238,7 +252,7 @@ where
     ///
     /// Its address is stable: an entry never moves while it is in the table
     /// (resizes move pointers to entries, not entries) and is freed only
-    /// after it is replaced, removed or cleared, plus an epoch. So a caller
+    /// after it is replaced, removed or cleared, plus a grace period. So a caller
     /// that learns of every such write to the key (as the Python binding's
     /// read cache does) may keep using the address between pins.
     pub fn get_ref<'g, Q>(&'g self, key: &Q, pinned: &'g Pinned) -> Option<&'g V>
@@ -255,8 +269,8 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let guard = pin();
-        self.lookup(key, &guard).is_some()
+        let section = read();
+        self.lookup(key, &section).is_some()
     }
 
     /// Stores `value` under `key`, replacing any previous value.
@@ -542,19 +556,19 @@ where
                 }
             }
         }
-        guard.flush();
+        self.garbage.flush(&guard);
     }
 
     /// Bytes held by the entries (keys, values and what they own on the heap)
     /// plus the table's own slots and groups.
     pub fn memory_bytes(&self) -> usize {
-        let _guard = pin();
+        let _section = read();
         let mut total = size_of::<Self>() + self.partitions.len() * size_of::<Partition<K, V>>();
         for part in self.partitions.iter() {
             total += part.stats.bytes.load(Ordering::Relaxed).max(0) as usize;
             let mut t: *const RawTable<K, V> = part.root();
             while !t.is_null() {
-                // SAFETY: reached from the root under our pin.
+                // SAFETY: reached from the root in our section.
                 let r = unsafe { &*t };
                 total += r.bytes();
                 t = r.next();

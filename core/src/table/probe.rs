@@ -51,7 +51,8 @@ pub(crate) enum Spot<'g> {
 /// caller's pin, whose lifetime `'g` bounds the result.
 #[inline]
 pub(crate) unsafe fn entry<'g, K, V>(word: usize) -> &'g Entry<K, V> {
-    // SAFETY: per the contract the entry is live or retired after our pin.
+    // SAFETY: per the contract the entry is live or retired after our pin
+    // (or section).
     unsafe { &*((word & PTR) as *const Entry<K, V>) }
 }
 
@@ -70,14 +71,14 @@ impl<K, V> RawTable<K, V> {
                 let word = group.slots[lane].load(Ordering::Acquire);
                 // A copied slot's content lives in the next table now, or was
                 // dropped (a deleted entry, a `clear`) and retired when the
-                // slot was marked, possibly before our pin: never follow it.
+                // slot was marked, possibly before our section: never follow it.
                 // The caller looks in `next`, which a copied slot implies.
                 if word & PTR == 0 || word & COPIED != 0 {
                     continue;
                 }
                 Entry::<K, V>::prefetch_rest(word & PTR);
                 // SAFETY: non-null, not copied: the entry is linked from a
-                // table reachable under our pin, so retired (if ever) after it.
+                // table reachable in our section, so retired (if ever) after it.
                 let e = unsafe { entry::<K, V>(word) };
                 if e.key.borrow() == key {
                     return if word & DELETED != 0 { Find::Miss } else { Find::Hit(e) };

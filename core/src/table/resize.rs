@@ -11,7 +11,7 @@
 //! they write into `next`. Every copy step is idempotent, so nobody waits for
 //! anybody: a stalled helper's chunk is redone by the next full sweep.
 //! When all chunks are done the partition root moves to `next` and `t` is
-//! retired through the epoch. A table only starts a resize of its own once it
+//! retired (`crate::reclaim`). A table only starts a resize of its own once it
 //! is the root, so at most two tables are live per partition.
 
 use std::hash::{BuildHasher, Hash};
@@ -134,7 +134,7 @@ where
             unsafe { self.garbage.retire(guard, t) };
             // A resize just retired a table and, often, many deleted entries
             // (a shrink after bulk deletes): hand them to the collector now.
-            guard.flush();
+            self.garbage.flush(guard);
         }
     }
 
