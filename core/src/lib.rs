@@ -13,8 +13,9 @@
 //! storage) pick [`WordTable`]: it never allocates per write, adds to
 //! counters in place, and in the core benchmark (`BENCHMARKS.md`) it is
 //! 1.1-1.5x as fast as [`Table`] on reads, 1.2-1.6x on exchanges, 2-4x on
-//! counters and 0.9x on growth (its operations take no epoch pin: see
-//! `core/src/quiesce.rs`); it holds more bytes per entry
+//! counters and 0.9x on growth (none of its operations pins an epoch,
+//! where [`Table`]'s writes do; both tables' reads enter a reader section
+//! instead: see `core/src/quiesce.rs`); it holds more bytes per entry
 //! (three words a lane at 1/2-3/4 load: 34-51 bytes against ~28 for 16-byte
 //! boxed entries).
 //! Pick [`Table`] for anything else (strings, byte buffers, structs), for

@@ -82,7 +82,7 @@ where
         // would otherwise be missed.
         let t = loop {
             let t = part.root();
-            if t.next().is_null() {
+            if !t.resizing() {
                 break t;
             }
             if !help_resize {

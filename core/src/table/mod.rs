@@ -29,7 +29,7 @@ pub use iter::{Cursor, Iter, Scan};
 
 use group::{with_tag, DELETED, PTR, WIDTH};
 use probe::{entry, Find, Hashed, Spot};
-use raw::{Entry, RawTable};
+use raw::{Entry, Plan, RawTable};
 
 use crate::primitive::{pin, read, AtomicIsize, AtomicPtr, Garbage, Guard, Ordering, Reader};
 use crate::{CounterValue, HeapSize, NotACounter, TableOptions};
@@ -350,7 +350,7 @@ where
                         return Some(f(&unsafe { entry::<K, V>(word) }.value));
                     }
                 }
-                Spot::Found { .. } | Spot::Vacant { .. } | Spot::Full if t.next().is_null() => return None,
+                Spot::Found { .. } | Spot::Vacant { .. } | Spot::Full if !t.resizing() => return None,
                 // Absent here, but a resize started: the key may be in `next`.
                 _ => t = self.settle(part, t, h, &guard),
             }
@@ -384,7 +384,7 @@ where
                 }
                 Spot::Full => {
                     self.finish_before(part, t, &guard);
-                    self.start_resize(part, t, self.target_groups(part.len()), false, &guard);
+                    self.start_resize(part, t, Plan::Grow, &guard);
                     t = self.settle(part, t, h, &guard);
                     continue;
                 }
@@ -393,7 +393,7 @@ where
                     let e = unsafe { entry::<K, V>(word) };
                     (Some(slot), word, (word & DELETED == 0).then_some(&e.value))
                 }
-                Spot::Vacant { .. } if !t.next().is_null() => {
+                Spot::Vacant { .. } if t.resizing() => {
                     // Absent here, but a resize started: the key may be in `next`.
                     t = self.settle(part, t, h, &guard);
                     continue;
@@ -487,7 +487,7 @@ where
                 let len = part.add_len(1);
                 let long = matches!(spot, Spot::Vacant { distance, .. } if distance > MAX_DISTANCE);
                 if len as usize > t.max_live || long {
-                    self.start_resize(part, t, self.target_groups(len as usize), false, &guard);
+                    self.start_resize(part, t, Plan::Grow, &guard);
                 }
             }
             return r;
@@ -503,7 +503,7 @@ where
             // Small tables are shrunk in one go (a short scan of mostly empty
             // groups), so that a burst of deletes does not end with both
             // tables held; big ones shrink incrementally like a grow.
-            if groups < t.len() && self.start_resize(part, t, groups, false, guard) && t.len() <= 1 << 14 {
+            if groups < t.len() && self.start_resize(part, t, Plan::Shrink, guard) && t.len() <= 1 << 14 {
                 self.finish(part, t, guard);
             }
         }
@@ -547,10 +547,10 @@ where
         for part in self.partitions.iter() {
             loop {
                 let t = part.root();
-                if !t.next().is_null() {
+                if t.resizing() {
                     // Someone else's resize (or clear): finish it, then ours.
                     self.finish(part, t, &guard);
-                } else if self.start_resize(part, t, self.min_groups, true, &guard) {
+                } else if self.start_resize(part, t, Plan::Clear, &guard) {
                     self.finish(part, t, &guard);
                     break;
                 }
@@ -612,7 +612,9 @@ impl<K, V, S> Drop for Table<K, V, S> {
                         }
                     }
                 }
-                t = table.next.load(Ordering::Relaxed);
+                // A resize still being sized has no target to free.
+                let next = table.next.load(Ordering::Relaxed);
+                t = if Plan::of(next).is_some() { std::ptr::null_mut() } else { next };
             }
         }
     }

@@ -43,6 +43,40 @@ impl<K, V> Entry<K, V> {
     }
 }
 
+/// What a resize that has started but whose target is not allocated yet
+/// will build: `next` holds the marker [`Plan::marker`] meanwhile. The size
+/// is decided only once writers have seen the marker and stopped adding
+/// keys to the source, from the live count then (see `resize.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Room for the live entries at half load (a grow, or a rehash of a
+    /// table full of removed keys' lanes).
+    Grow = 1,
+    /// Room for twice the live entries at half load.
+    Shrink = 3,
+    /// An empty minimum table that drops what is copied into it.
+    Clear = 5,
+}
+
+impl Plan {
+    /// The marker `next` holds while this plan's target is being sized: an
+    /// odd address, never a table's (tables are cache-line aligned). Never
+    /// followed.
+    pub(crate) fn marker<K, V>(self) -> *mut RawTable<K, V> {
+        std::ptr::without_provenance_mut(self as usize)
+    }
+
+    /// The plan `p` marks, if it is a marker.
+    pub(crate) fn of<K, V>(p: *mut RawTable<K, V>) -> Option<Plan> {
+        match p.addr() {
+            1 => Some(Plan::Grow),
+            3 => Some(Plan::Shrink),
+            5 => Some(Plan::Clear),
+            _ => None,
+        }
+    }
+}
+
 /// Resize progress of a table that has a `next` (kept off the readers' line).
 #[derive(Default)]
 pub(crate) struct Migration {
@@ -78,7 +112,8 @@ pub(crate) struct RawTable<K, V> {
     bits: u32,
     /// Live entries above which the partition grows.
     pub(crate) max_live: usize,
-    /// Set once when a resize starts; never changes afterwards.
+    /// Null until a resize starts; then the [`Plan`] marker while the
+    /// target is being sized, then the target, which never changes.
     pub(crate) next: AtomicPtr<RawTable<K, V>>,
     /// This table is the target of a `clear`: copying into it drops instead.
     pub(crate) drops_prev: bool,
@@ -128,10 +163,24 @@ impl<K, V> RawTable<K, V> {
         u64::try_from(p).ok()
     }
 
-    /// The table a resize is copying this one into, if any.
+    /// The table a resize is copying this one into, once it exists (null
+    /// before a resize starts and while its target is being sized: nothing
+    /// has been copied then).
     #[inline]
     pub(crate) fn next(&self) -> *mut RawTable<K, V> {
-        self.next.load(Ordering::Acquire)
+        let p = self.next.load(Ordering::Acquire);
+        if Plan::of(p).is_some() {
+            std::ptr::null_mut()
+        } else {
+            p
+        }
+    }
+
+    /// Whether a resize of this table has started (its target may still be
+    /// being sized). From then on no writer adds a key to this table.
+    #[inline]
+    pub(crate) fn resizing(&self) -> bool {
+        !self.next.load(Ordering::Acquire).is_null()
     }
 
     /// Bytes of the table itself (not the entries).

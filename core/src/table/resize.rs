@@ -1,6 +1,15 @@
 //! Resizing a partition without stopping anyone.
 //!
-//! A resize installs `next` on the partition's current table `t`. From then
+//! A resize first marks `t.next` with its [`Plan`]: from then on writers
+//! add no key to `t` (they go on to `next`), so the live count read after
+//! the mark bounds what the copy must hold, and the target is sized from it
+//! by whoever gets there first (the starter or any writer: nobody waits for
+//! a stalled starter). Sizing from a count read before the mark could leave
+//! a shrink's target too small for keys added meanwhile (a starter
+//! descheduled between the two while others insert), and the copy with
+//! nowhere to go.
+//!
+//! Once allocated, the target is installed as `next`. From then
 //! on every slot of `t` is *frozen* (a CAS setting [`FROZEN`]) before its
 //! entry is copied into `next` (the same pointer: entries never move in
 //! memory) and marked [`COPIED`]. Readers keep reading `t`: a live or
@@ -18,7 +27,7 @@ use std::hash::{BuildHasher, Hash};
 
 use super::group::{match_empty, match_tag, COPIED, DELETED, FROZEN, PTR, WIDTH};
 use super::probe::{entry, Hashed, Spot};
-use super::raw::{RawTable, CHUNK};
+use super::raw::{Plan, RawTable, CHUNK};
 use super::{Partition, Table};
 use crate::primitive::{Guard, Ordering};
 use crate::HeapSize;
@@ -45,41 +54,68 @@ where
         guard: &'g Guard,
     ) -> &'g RawTable<K, V> {
         loop {
-            let next = t.next();
-            if next.is_null() {
+            if !t.resizing() {
                 return t;
             }
+            let next = self.install(part, t);
             self.help(part, t, guard);
             self.copy_path(part, t, h, guard);
-            // SAFETY: `next` is retired only after the root moved past it,
-            // which happened after we pinned (we reached it from the root).
-            t = unsafe { &*next };
+            t = next;
         }
     }
 
-    /// Starts resizing `t` to `groups` groups (or to an empty table that
-    /// drops `t`'s entries, for `clear`) unless `t` is not the root or is
-    /// already resizing. Copies one chunk right away. Returns whether this
-    /// call started the resize.
+    /// Starts resizing `t` as `plan` says unless `t` is not the root or is
+    /// already resizing. Sizes and installs the target and copies one chunk
+    /// right away. Returns whether this call started the resize.
     pub(super) fn start_resize(
         &self,
         part: &Partition<K, V>,
         t: &RawTable<K, V>,
-        groups: usize,
-        drops: bool,
+        plan: Plan,
         guard: &Guard,
     ) -> bool {
-        if !std::ptr::eq(part.root(), t) || !t.next().is_null() {
+        if !std::ptr::eq(part.root(), t) || t.resizing() {
             return false;
         }
-        let new = Box::into_raw(RawTable::new(groups, drops));
-        if t.next.compare_exchange(std::ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire).is_err() {
-            // SAFETY: `new` was never shared.
-            drop(unsafe { Box::from_raw(new) });
+        if t.next
+            .compare_exchange(std::ptr::null_mut(), plan.marker(), Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
             return false;
         }
+        self.install(part, t);
         self.help(part, t, guard);
         true
+    }
+
+    /// The target of `t`'s resize (which has started), allocating and
+    /// installing it first if it is still being sized.
+    pub(super) fn install<'g>(&self, part: &Partition<K, V>, t: &'g RawTable<K, V>) -> &'g RawTable<K, V> {
+        loop {
+            let p = t.next.load(Ordering::Acquire);
+            let Some(plan) = Plan::of(p) else {
+                debug_assert!(!p.is_null(), "install before the resize started");
+                // SAFETY: a target is retired only after the root moved past
+                // it, after our pin (we reached `t` from the root).
+                return unsafe { &*p };
+            };
+            // Writers saw the marker before adding keys (or are among the
+            // few that raced it, which the target's slack absorbs): the live
+            // count now bounds the copies.
+            let live = part.len();
+            let groups = match plan {
+                Plan::Grow => self.target_groups(live),
+                Plan::Shrink => self.target_groups(2 * live),
+                Plan::Clear => self.min_groups,
+            };
+            let new = Box::into_raw(RawTable::new(groups, plan == Plan::Clear));
+            if let Err(now) = t.next.compare_exchange(p, new, Ordering::AcqRel, Ordering::Acquire) {
+                // Another thread installed its own: use that one.
+                // SAFETY: `new` was never shared.
+                drop(unsafe { Box::from_raw(new) });
+                debug_assert!(Plan::of(now).is_none());
+            }
+        }
     }
 
     /// Makes sure the table after `t` may itself be resized, by finishing
@@ -87,7 +123,7 @@ where
     pub(super) fn finish_before(&self, part: &Partition<K, V>, t: &RawTable<K, V>, guard: &Guard) {
         loop {
             let root = part.root();
-            if std::ptr::eq(root, t) || root.next().is_null() {
+            if std::ptr::eq(root, t) || !root.resizing() {
                 return;
             }
             self.finish(part, root, guard);
@@ -97,6 +133,7 @@ where
     /// Copies one chunk of `t` (if any is left) and promotes `next` when it
     /// was the last one.
     pub(super) fn help(&self, part: &Partition<K, V>, t: &RawTable<K, V>, guard: &Guard) {
+        self.install(part, t);
         let chunks = t.chunks();
         let i = t.migration.claimed.fetch_add(1, Ordering::Relaxed);
         if i >= chunks {
@@ -115,6 +152,7 @@ where
     /// Copies every slot of `t` and promotes `next`: for `clear`, iteration,
     /// and when a stalled helper holds up a chunk.
     pub(super) fn finish(&self, part: &Partition<K, V>, t: &RawTable<K, V>, guard: &Guard) {
+        self.install(part, t);
         for g in 0..t.len() {
             for slot in 0..WIDTH {
                 self.copy_slot(part, t, g, slot, guard);

@@ -380,3 +380,40 @@ fn a_successor_walk_racing_churn_sees_stable_keys_once_in_order() {
         assert!(w.join().unwrap() > 0);
     }
 }
+
+/// A shrink decided on a live count that is stale by the time it starts (a
+/// remover descheduled between the two while others insert): the target is
+/// sized from the live count once writers have stopped adding keys to the
+/// source, so the copy has room and nothing is lost. Sized from the stale
+/// count (the earlier protocol), this copy found its target full and spun
+/// forever.
+#[test]
+fn a_late_shrink_sizes_its_target_from_the_live_count_it_starts_with() {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done2 = done.clone();
+    std::thread::spawn(move || {
+        let t: Table<u64, u64> = Table::with_options(TableOptions { partitions: Some(1), capacity: 0 });
+        let part = &t.partitions[0];
+        // Grown big, then nearly emptied without a shrink yet...
+        for k in 0..20_000 {
+            t.insert(k, k);
+        }
+        let guard = pin();
+        // ...the remover's decision (made at a handful of live keys) lands
+        // after other writers refilled the table.
+        let root = part.root();
+        assert!(t.start_resize(part, root, Plan::Shrink, &guard));
+        t.finish(part, root, &guard);
+        drop(guard);
+        assert_eq!(t.len(), 20_000);
+        for k in 0..20_000 {
+            assert_eq!(t.get(&k), Some(k), "key {k} lost");
+        }
+        done2.store(true, std::sync::atomic::Ordering::Release);
+    });
+    let start = std::time::Instant::now();
+    while !done.load(std::sync::atomic::Ordering::Acquire) {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "the copy found no room");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

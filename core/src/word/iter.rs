@@ -43,7 +43,7 @@ impl<'a, K: Word, V: Word, S: BuildHasher> WordIter<'a, K, V, S> {
             // (entries still only in `next` would otherwise be missed).
             let t = loop {
                 let t = part.root();
-                if t.next().is_null() {
+                if !t.resizing() {
                     break t;
                 }
                 table.finish(part, t, &guard);

@@ -30,7 +30,7 @@ pub use bits::Word;
 pub use iter::WordIter;
 
 use probe::{claim, Claim, Find, Hashed, Spot};
-use raw::RawTable;
+use raw::{Plan, RawTable};
 use slot::{KEYED, LIVE, WIDTH};
 
 use crate::primitive::{AtomicIsize, AtomicPtr, Ordering};
@@ -259,7 +259,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
                         return Some(V::from_bits(pair.1));
                     }
                 }
-                Spot::Found { .. } | Spot::Vacant { .. } | Spot::Full if t.next().is_null() => return None,
+                Spot::Found { .. } | Spot::Vacant { .. } | Spot::Full if !t.resizing() => return None,
                 // Absent here, but a resize started: the key may be in `next`.
                 _ => t = self.settle(part, t, h, &guard),
             }
@@ -285,14 +285,10 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
             let spot = seen.take().unwrap_or_else(|| t.locate(key, h));
             let old = match spot {
                 Spot::Found { pair, .. } => (pair.0 & LIVE != 0).then(|| V::from_bits(pair.1)),
-                Spot::Vacant { .. } if t.next().is_null() => None,
+                Spot::Vacant { .. } if !t.resizing() => None,
                 Spot::Full => {
                     self.finish_before(part, t, &guard);
-                    // Every lane is taken, and the live count may lag inserts
-                    // still in flight: never rehash into fewer lanes, or the
-                    // copy could fill the new table just the same.
-                    let groups = self.rehash_groups(part.len(), t).max(t.len() + 1);
-                    self.start_resize(part, t, groups, false, &guard);
+                    self.start_resize(part, t, Plan::Full, &guard);
                     t = self.settle(part, t, h, &guard);
                     continue;
                 }
@@ -330,7 +326,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
                     }
                     let len = part.add_len(1);
                     if len as usize > t.max_live {
-                        self.start_resize(part, t, self.target_groups(len as usize), false, &guard);
+                        self.start_resize(part, t, Plan::Grow, &guard);
                     }
                     return r;
                 }
@@ -348,13 +344,13 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
                     let Claim::Stored(fresh) = claim(group, lane, ctrl, h.tag, key, value) else { continue };
                     let len = part.add_len(1) as usize;
                     if len > t.max_live {
-                        self.start_resize(part, t, self.target_groups(len), false, &guard);
+                        self.start_resize(part, t, Plan::Grow, &guard);
                     } else if distance > MAX_DISTANCE {
-                        self.start_resize(part, t, self.rehash_groups(len, t), false, &guard);
+                        self.start_resize(part, t, Plan::Rehash, &guard);
                     } else if fresh && t.count_lane() > t.max_live {
                         // Few live entries but many lanes kept by removed
                         // keys: probes lengthen, so rebuild without them.
-                        self.start_resize(part, t, self.reclaim_groups(len), false, &guard);
+                        self.start_resize(part, t, Plan::Reclaim, &guard);
                     }
                     return r;
                 }
@@ -373,7 +369,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
             // Small tables are shrunk in one go (a short scan of mostly empty
             // groups), so that a burst of deletes does not end with both
             // tables held; big ones shrink incrementally like a grow.
-            if groups < t.len() && self.start_resize(part, t, groups, false, guard) && t.len() <= 1 << 13 {
+            if groups < t.len() && self.start_resize(part, t, Plan::Shrink, guard) && t.len() <= 1 << 13 {
                 self.finish(part, t, guard);
             }
         }
@@ -412,10 +408,10 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         for part in self.partitions.iter() {
             loop {
                 let t = part.root();
-                if !t.next().is_null() {
+                if t.resizing() {
                     // Someone else's resize (or clear): finish it, then ours.
                     self.finish(part, t, &guard);
-                } else if self.start_resize(part, t, self.min_groups, true, &guard) {
+                } else if self.start_resize(part, t, Plan::Clear, &guard) {
                     self.finish(part, t, &guard);
                     break;
                 }
@@ -467,7 +463,9 @@ impl<K, V, S> Drop for WordTable<K, V, S> {
                 // SAFETY: `&mut self`: no other thread reaches these tables;
                 // each table of the chain is owned by the partition.
                 let table = unsafe { Box::from_raw(t) };
-                t = table.next.load(Ordering::Relaxed);
+                // A resize still being sized has no target to free.
+                let next = table.next.load(Ordering::Relaxed);
+                t = if Plan::of(next).is_some() { std::ptr::null_mut() } else { next };
             }
         }
     }

@@ -9,6 +9,41 @@ use super::slot::{Group, WIDTH};
 use crate::groups::alloc_groups;
 use crate::primitive::{AtomicPtr, AtomicUsize, Ordering};
 
+/// What a resize that has started but whose target is not allocated yet
+/// will build (see `resize.rs`): `next` holds [`Plan::marker`] meanwhile,
+/// and the size is decided from the live count once writers have seen it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Room for the live entries ([`crate::WordTable`]'s `target_groups`).
+    Grow = 1,
+    /// A rehash forced by a long probe (`rehash_groups`).
+    Rehash = 3,
+    /// A rehash of a table with every lane taken: never into fewer lanes.
+    Full = 5,
+    /// A rebuild without removed keys' lanes (`reclaim_groups`).
+    Reclaim = 7,
+    /// Room for twice the live entries.
+    Shrink = 9,
+    /// An empty minimum table that drops what is copied into it.
+    Clear = 11,
+}
+
+impl Plan {
+    /// The marker `next` holds while this plan's target is being sized: an
+    /// odd address, never a table's (tables are cache-line aligned). Never
+    /// followed.
+    pub(crate) fn marker(self) -> *mut RawTable {
+        std::ptr::without_provenance_mut(self as usize)
+    }
+
+    /// The plan `p` marks, if it is a marker.
+    pub(crate) fn of(p: *mut RawTable) -> Option<Plan> {
+        [Plan::Grow, Plan::Rehash, Plan::Full, Plan::Reclaim, Plan::Shrink, Plan::Clear]
+            .into_iter()
+            .find(|&plan| plan as usize == p.addr())
+    }
+}
+
 /// Resize progress of a table that has a `next` (kept off the readers' lines).
 #[derive(Default)]
 pub(crate) struct Migration {
@@ -51,7 +86,8 @@ pub(crate) struct RawTable {
     groups: Box<[Group]>,
     /// Live entries above which the partition grows.
     pub(crate) max_live: usize,
-    /// Set once when a resize starts; never changes afterwards.
+    /// Null until a resize starts; then the [`Plan`] marker while the
+    /// target is being sized, then the target, which never changes.
     pub(crate) next: AtomicPtr<RawTable>,
     /// This table is the target of a `clear`: copying into it drops instead.
     pub(crate) drops_prev: bool,
@@ -122,10 +158,24 @@ impl RawTable {
         u64::try_from(((g as u128) << 64).div_ceil(n)).ok()
     }
 
-    /// The table a resize is copying this one into, if any.
+    /// The table a resize is copying this one into, once it exists (null
+    /// before a resize starts and while its target is being sized: nothing
+    /// has been copied then).
     #[inline]
     pub(crate) fn next(&self) -> *mut RawTable {
-        self.next.load(Ordering::Acquire)
+        let p = self.next.load(Ordering::Acquire);
+        if Plan::of(p).is_some() {
+            std::ptr::null_mut()
+        } else {
+            p
+        }
+    }
+
+    /// Whether a resize of this table has started (its target may still be
+    /// being sized). From then on no writer adds a key to this table.
+    #[inline]
+    pub(crate) fn resizing(&self) -> bool {
+        !self.next.load(Ordering::Acquire).is_null()
     }
 
     /// Bytes of the table and its groups.

@@ -13,7 +13,7 @@
 use std::hash::BuildHasher;
 
 use super::probe::{claim, Claim, Hashed, Spot};
-use super::raw::{groups_for, RawTable, CHUNK};
+use super::raw::{groups_for, Plan, RawTable, CHUNK};
 use super::slot::{match_empty, match_tag, COPIED, FRESH, FROZEN, KEYED, LIVE, WIDTH};
 use super::Guard;
 use super::{Partition, Word, WordTable};
@@ -61,7 +61,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         guard: &'g Guard<'_>,
     ) -> &'g RawTable {
         // No resize in progress: the common case, kept inline.
-        if t.next().is_null() {
+        if !t.resizing() {
             return t;
         }
         self.settle_resizing(part, t, h, guard)
@@ -78,43 +78,71 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         guard: &'g Guard<'_>,
     ) -> &'g RawTable {
         loop {
-            let next = t.next();
-            if next.is_null() {
+            if !t.resizing() {
                 return t;
             }
+            let next = self.install(part, t);
             self.help(part, t, guard);
             self.copy_path(part, t, h);
-            // SAFETY: `next` is retired only after the root moved past it,
-            // and freed only after our section (we reached it from the root).
-            t = unsafe { &*next };
+            t = next;
         }
     }
 
-    /// Starts resizing `t` to `groups` groups (or to an empty table that
-    /// drops `t`'s entries, for `clear`) unless `t` is not the root or is
-    /// already resizing. Copies one chunk right away. Returns whether this
-    /// call started the resize.
-    pub(super) fn start_resize(
-        &self,
-        part: &Partition,
-        t: &RawTable,
-        groups: usize,
-        drops: bool,
-        guard: &Guard<'_>,
-    ) -> bool {
-        if !std::ptr::eq(part.root(), t) || !t.next().is_null() {
+    /// Starts resizing `t` as `plan` says unless `t` is not the root or is
+    /// already resizing. Sizes and installs the target and copies one chunk
+    /// right away. Returns whether this call started the resize.
+    pub(super) fn start_resize(&self, part: &Partition, t: &RawTable, plan: Plan, guard: &Guard<'_>) -> bool {
+        if !std::ptr::eq(part.root(), t) || t.resizing() {
             return false;
         }
-        // Copies are bounded by the live entries now, plus the few inserts
-        // racing this start (the grow threshold leaves a quarter for them).
-        let new = Box::into_raw(RawTable::new(groups, drops, part.len()));
-        if t.next.compare_exchange(std::ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire).is_err() {
-            // SAFETY: `new` was never shared.
-            drop(unsafe { Box::from_raw(new) });
+        if t.next
+            .compare_exchange(std::ptr::null_mut(), plan.marker(), Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
             return false;
         }
+        self.install(part, t);
         self.help(part, t, guard);
         true
+    }
+
+    /// The target of `t`'s resize (which has started), allocating and
+    /// installing it first if it is still being sized. Sized from the live
+    /// count read after the marker was set: writers add no key to `t` once
+    /// they see it (the few that raced it fit in the target's slack), so
+    /// that count bounds the copies. A count read before the marker could
+    /// be stale (a starter descheduled while others insert), leaving a
+    /// shrink's target too small and the copy with nowhere to go.
+    pub(super) fn install<'g>(&self, part: &Partition, t: &'g RawTable) -> &'g RawTable {
+        loop {
+            let p = t.next.load(Ordering::Acquire);
+            let Some(plan) = Plan::of(p) else {
+                debug_assert!(!p.is_null(), "install before the resize started");
+                // SAFETY: a target is retired only after the root moved past
+                // it, and freed after our section (we reached `t` from the root).
+                return unsafe { &*p };
+            };
+            let live = part.len();
+            let groups = match plan {
+                Plan::Grow => self.target_groups(live),
+                Plan::Rehash => self.rehash_groups(live, t),
+                // Every lane is taken, and the live count may lag inserts
+                // still in flight: never rehash into fewer lanes, or the
+                // copy could fill the new table just the same.
+                Plan::Full => self.rehash_groups(live, t).max(t.len() + 1),
+                Plan::Reclaim => self.reclaim_groups(live),
+                Plan::Shrink => self.target_groups(2 * live),
+                Plan::Clear => self.min_groups,
+            };
+            // Copies are bounded by the live entries now, plus the few
+            // inserts racing the marker.
+            let new = Box::into_raw(RawTable::new(groups, plan == Plan::Clear, live));
+            if t.next.compare_exchange(p, new, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                // Another thread installed its own: use that one.
+                // SAFETY: `new` was never shared.
+                drop(unsafe { Box::from_raw(new) });
+            }
+        }
     }
 
     /// Makes sure the table after `t` may itself be resized, by finishing
@@ -122,7 +150,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     pub(super) fn finish_before(&self, part: &Partition, t: &RawTable, guard: &Guard<'_>) {
         loop {
             let root = part.root();
-            if std::ptr::eq(root, t) || root.next().is_null() {
+            if std::ptr::eq(root, t) || !root.resizing() {
                 return;
             }
             self.finish(part, root, guard);
@@ -133,6 +161,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     /// was the last one.
     pub(super) fn help(&self, part: &Partition, t: &RawTable, guard: &Guard<'_>) {
         t.check_alive();
+        self.install(part, t);
         let chunks = t.chunks();
         let i = t.migration.claimed.fetch_add(1, Ordering::Relaxed);
         if i >= chunks {
@@ -151,6 +180,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     /// Copies every lane of `t` and promotes `next`: for `clear`, iteration,
     /// and when a stalled helper holds up a chunk.
     pub(super) fn finish(&self, part: &Partition, t: &RawTable, guard: &Guard<'_>) {
+        self.install(part, t);
         for g in 0..t.len() {
             for lane in 0..WIDTH {
                 self.copy_lane(part, t, g, lane);

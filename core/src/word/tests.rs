@@ -122,3 +122,34 @@ fn churn_over_ever_new_keys_stays_bounded() {
     assert!(t.memory_bytes() < 256 * 1024, "{} bytes for 1,000 entries", t.memory_bytes());
     assert!(claimed_share(&t) <= 0.76);
 }
+
+/// As the boxed table's test of the same name: a shrink started after
+/// others refilled the table sizes its target from the live count then, so
+/// the copy has room (sized from the stale count, it spun forever).
+#[test]
+fn a_late_shrink_sizes_its_target_from_the_live_count_it_starts_with() {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done2 = done.clone();
+    std::thread::spawn(move || {
+        let t = small();
+        let part = &t.partitions[0];
+        for k in 0..20_000u64 {
+            t.insert(k, k);
+        }
+        let guard = t.pin();
+        let root = part.root();
+        assert!(t.start_resize(part, root, Plan::Shrink, &guard));
+        t.finish(part, root, &guard);
+        drop(guard);
+        assert_eq!(t.len(), 20_000);
+        for k in 0..20_000u64 {
+            assert_eq!(t.get(k), Some(k), "key {k} lost");
+        }
+        done2.store(true, std::sync::atomic::Ordering::Release);
+    });
+    let start = std::time::Instant::now();
+    while !done.load(std::sync::atomic::Ordering::Acquire) {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "the copy found no room");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
