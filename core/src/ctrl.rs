@@ -11,6 +11,15 @@ const fn lanes<const W: usize>() -> u64 {
     HI & (u64::MAX >> (64 - 8 * W))
 }
 
+/// The top `bits` bits of `x` (`bits` < 64; 0 gives 0), with two plain
+/// shifts: the `u128` form `((x as u128) << bits) >> 64` compiles to a
+/// branchy double-word shift on every lookup.
+#[inline(always)]
+pub(crate) fn top_bits(x: u64, bits: u32) -> usize {
+    debug_assert!(bits < 64);
+    ((x >> 1) >> (63 - bits)) as usize
+}
+
 /// The control byte of a hash: never 0.
 #[inline]
 pub(crate) fn tag_of(hash: u64) -> u8 {
@@ -75,6 +84,20 @@ impl Iterator for BitMask {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn top_bits_is_the_double_word_shift() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..1_000 {
+            x = x.rotate_left(17).wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ 0x94d0_49bb;
+            for bits in 0..64 {
+                assert_eq!(top_bits(x, bits), (((x as u128) << bits) >> 64) as usize, "{x:#x} {bits}");
+            }
+        }
+        assert_eq!(top_bits(u64::MAX, 0), 0);
+        assert_eq!(top_bits(u64::MAX, 63), (1 << 63) - 1);
+    }
+
     use super::*;
 
     #[test]

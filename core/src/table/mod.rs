@@ -195,8 +195,8 @@ where
         let h = self.hasher.hash_one(key);
         // Partition from the top bits, home group from the bits below them,
         // tag from the lowest 7: independent bits at every level.
-        let part = ((h as u128) << self.part_bits >> 64) as usize;
-        Hashed { part, pos: ((h as u128) << self.part_bits) as u64, tag: group::tag_of(h) }
+        let part = crate::ctrl::top_bits(h, self.part_bits);
+        Hashed { part, pos: h << self.part_bits, tag: group::tag_of(h) }
     }
 
     /// Reader lookup, protected by `_held` (a writer's pin or a reader's

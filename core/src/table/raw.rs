@@ -154,7 +154,7 @@ impl<K, V> RawTable<K, V> {
     /// iteration order by position survives resizes.
     #[inline]
     pub(crate) fn home(&self, pos: u64) -> usize {
-        (((pos as u128) << self.bits) >> 64) as usize
+        crate::ctrl::top_bits(pos, self.bits)
     }
 
     /// The first position of group `g`, or `None` past the end.
