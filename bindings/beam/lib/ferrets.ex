@@ -84,6 +84,10 @@ defmodule Ferrets do
   @spec next(tab(), term()) :: term()
   defdelegate next(tab, key), to: :ferrets
 
+  @doc "Fixes or releases the table for safe traversal. See `:ets.safe_fixtable/2`."
+  @spec safe_fixtable(tab(), boolean()) :: true
+  defdelegate safe_fixtable(tab, fix), to: :ferrets
+
   @doc "The same as `first/1`, as `:ets.last/1` is for hash tables."
   @spec last(tab()) :: term()
   defdelegate last(tab), to: :ferrets

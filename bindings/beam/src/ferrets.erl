@@ -16,7 +16,7 @@
 -export([new/2, insert/2, insert_new/2, lookup/2, lookup_element/3, member/2,
          take/2, delete/1, delete/2, delete_object/2, delete_all_objects/1,
          update_counter/3, update_counter/4, update_element/3,
-         first/1, next/2, last/1, prev/2, tab2list/1, foldl/3, foldr/3,
+         first/1, next/2, last/1, prev/2, safe_fixtable/2, tab2list/1, foldl/3, foldr/3,
          info/1, info/2, whereis/1, rename/2, give_away/3, setopts/2, all/0]).
 -export([format_error/2]).
 
@@ -141,6 +141,13 @@ prev(Tab, Key) ->
              too_big -> ?NIF:next_dirty(Tab, Key);
              K -> K
          end, [Tab, Key]).
+
+%% @doc Fixes (`true') or releases (`false') the table for safe traversal,
+%% like `ets:safe_fixtable/2': while any process has it fixed, `next/2' of a
+%% key deleted since gives the key after it instead of `badarg'. Fixations
+%% count per process and go when the process dies.
+safe_fixtable(Tab, Fix) ->
+    ?TRY(?NIF:safe_fixtable(Tab, Fix, erlang:monotonic_time(), erlang:timestamp()), [Tab, Fix]).
 
 %% @doc Every object, like `ets:tab2list/1'.
 tab2list(Tab) ->
@@ -396,6 +403,8 @@ explain(info, [_Item], _, TabMsg) ->
     or_else(TabMsg, bad_info_item);
 explain(F, [_Key], _, TabMsg) when F =:= next; F =:= prev ->
     or_else(TabMsg, bad_key);
+explain(safe_fixtable, [_Fix], _, TabMsg) ->
+    or_else(TabMsg, not_boolean);
 explain(setopts, [_Opts], _, TabMsg) ->
     or_else(TabMsg, bad_options);
 explain(rename, [Name], _, TabMsg) ->
@@ -512,6 +521,7 @@ msg(counter_not_integer) -> <<"the value in the given position, in the object, i
 msg(dead_process) -> <<"the pid refers to a terminated process">>;
 msg(empty_tuple) -> <<"is an empty tuple">>;
 msg(name_exists) -> <<"table name already exists">>;
+msg(not_boolean) -> <<"not a boolean value">>;
 msg(not_integer) -> <<"not an integer">>;
 msg(not_owner) -> <<"the current process is not the owner">>;
 msg(not_pid) -> <<"not a pid">>;

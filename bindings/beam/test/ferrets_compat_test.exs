@@ -249,7 +249,10 @@ defmodule FerretsCompatTest do
       {[], fn m, _t -> m.last(make_ref()) end},
       {[], fn m, t -> m.next(t, :nokey) end},
       {[], fn m, t -> m.prev(t, :nokey) end},
-      {[], fn m, _t -> m.prev(:compat_no_such_table, :k) end}
+      {[], fn m, _t -> m.prev(:compat_no_such_table, :k) end},
+      {[], fn m, t -> m.safe_fixtable(t, :maybe) end},
+      {[], fn m, _t -> m.safe_fixtable(:compat_no_such_table, :maybe) end},
+      {[], fn m, _t -> m.safe_fixtable(make_ref(), true) end}
     ]
 
     for {opts, call} <- cases do
@@ -288,6 +291,73 @@ defmodule FerretsCompatTest do
     forward = walk.(walk, :ferrets.first(t), &:ferrets.next(t, &1), [])
     assert walk.(walk, :ferrets.last(t), &:ferrets.prev(t, &1), []) == forward
     assert Enum.sort(forward) == Enum.to_list(1..500)
+  end
+
+  test "safe_fixtable: counts per process, info items, next/2 of a deleted key, release on death" do
+    # The same calls on both, comparing everything but times and pids.
+    shape = fn
+      false -> false
+      {_time, by} -> Enum.map(by, fn {pid, n} -> {pid == self(), n} end)
+    end
+
+    assert_same(fn m ->
+      t = m.new(:compat_fix, [:public])
+      m.insert(t, [{1}, {2}, {3}])
+      before = {m.info(t, :fixed), m.info(t, :safe_fixed), m.info(t, :safe_fixed_monotonic_time)}
+      true = m.safe_fixtable(t, true)
+      true = m.safe_fixtable(t, true)
+
+      twice =
+        {m.info(t, :fixed), shape.(m.info(t, :safe_fixed)),
+         shape.(m.info(t, :safe_fixed_monotonic_time))}
+
+      # Walk, deleting each key once returned: the walk goes on.
+      walked = walk_deleting(m, t, m.first(t), [])
+      true = m.safe_fixtable(t, false)
+      once = shape.(m.info(t, :safe_fixed))
+      true = m.safe_fixtable(t, false)
+      # Releasing a table this process no longer fixes is a no-op.
+      extra = m.safe_fixtable(t, false)
+      {before, twice, Enum.sort(walked), once, m.info(t, :fixed), extra, m.info(t, :size)}
+    end)
+
+    # Unfixed again: next/2 of a deleted key is badarg once more.
+    t = :ferrets.new(:fix_again, [:public])
+    :ferrets.insert(t, [{1}, {2}])
+    k = :ferrets.first(t)
+    :ferrets.delete(t, k)
+    assert_raise ArgumentError, fn -> :ferrets.next(t, k) end
+
+    # A fixing process that dies releases its fixations.
+    me = self()
+
+    pid =
+      spawn(fn -> send(me, :ferrets.safe_fixtable(t, true)) && receive(do: (:stop -> :ok)) end)
+
+    assert_receive true
+    assert {{_, _, _}, [{^pid, 1}]} = :ferrets.info(t, :safe_fixed)
+    ref = Process.monitor(pid)
+    send(pid, :stop)
+    assert_receive {:DOWN, ^ref, _, _, _}
+    Process.sleep(20)
+    assert :ferrets.info(t, :safe_fixed) == false
+
+    # A private table of another process cannot be fixed, as in ets.
+    assert {{:ok, e}, {:ok, f}} =
+             both(fn m ->
+               p = m.new(:compat_fix_private, [:private])
+               other(fn -> m.safe_fixtable(p, true) end)
+             end)
+
+    assert {:error, :badarg, _} = e
+    assert f == e
+  end
+
+  defp walk_deleting(_m, _t, :"$end_of_table", acc), do: acc
+
+  defp walk_deleting(m, t, k, acc) do
+    m.delete(t, k)
+    walk_deleting(m, t, m.next(t, k), [k | acc])
   end
 
   test "whereis: undefined for an unnamed or unknown table, badarg for a non-atom" do

@@ -61,6 +61,8 @@ defmodule Ferrets.Native do
   @doc false
   def tab2list_dirty(_tab), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
+  def safe_fixtable(_tab, _fix, _mono, _stamp), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
   def info(_tab, _item), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
   def whereis(_name), do: :erlang.nif_error(:nif_not_loaded)

@@ -53,9 +53,9 @@ fn info<'a>(env: Env<'a>, tab: Term<'a>, item: Term<'a>) -> NifResult<Term<'a>> 
         i if i == atoms::write_concurrency() => t.flags.write_concurrency.encode(env),
         i if i == atoms::decentralized_counters() => t.flags.decentralized_counters.encode(env),
         i if i == atoms::compressed() => t.flags.compressed.encode(env),
-        i if i == atoms::fixed() || i == atoms::safe_fixed() || i == atoms::safe_fixed_monotonic_time() => {
-            false.encode(env)
-        }
+        i if i == atoms::fixed() => crate::fix::is_fixed(t).encode(env),
+        i if i == atoms::safe_fixed() => crate::fix::info(env, t, false),
+        i if i == atoms::safe_fixed_monotonic_time() => crate::fix::info(env, t, true),
         _ => return Err(Error::BadArg),
     })
 }

@@ -89,8 +89,9 @@ fn first_impl<'a>(env: Env<'a>, tab: Term<'a>, dirty: bool) -> NifResult<Term<'a
 fn next_impl<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>, dirty: bool) -> NifResult<Term<'a>> {
     let t = resolve(env, tab, Access::Read)?;
     let walked = with_key(env.as_c_arg(), key.as_c_arg(), |kb| {
-        // As ETS on an unfixed hash table: the key must still be there.
-        if !t.table.contains_key(kb) {
+        // As ETS: the key must still be there, unless the table is fixed
+        // (`safe_fixtable/2`); then the walk goes on from where it was.
+        if !t.table.contains_key(kb) && !crate::fix::is_fixed(t) {
             return Err(Error::BadArg);
         }
         Ok(successor(env, t, Some((t.table.cursor_of(kb), kb)), dirty))

@@ -6,7 +6,7 @@
 //! Layout: [`codec`] encodes terms compactly, [`key`] and [`objects`] are what
 //! the `ferrets_core::Table` stores, [`table`] the table resource and access
 //! checks, [`options`] parses `new/2`, [`owner`] handles ownership and heirs,
-//! [`names`] the registries, [`batch`] the isolation of long list inserts, and [`ops`], [`counters`], [`iter`], [`info`] the
+//! [`names`] the registries, [`batch`] the isolation of long list inserts, and [`ops`], [`counters`], [`iter`], [`fix`], [`info`] the
 //! NIFs themselves; [`alloc`] picks the library's allocator.
 
 mod alloc;
@@ -17,6 +17,7 @@ mod cells;
 mod code;
 mod codec;
 mod counters;
+mod fix;
 mod info;
 mod iter;
 mod key;

@@ -15,7 +15,7 @@ use crate::names;
 use crate::objects::{encode_object, encode_object_with, with_key, Entry, Obj};
 use crate::options::{self, Kind, OptError};
 use crate::owner;
-use crate::table::{resolve, self_word, Access, Flags, OwnerState, TableResource};
+use crate::table::{resolve, self_word, Access, Fixes, Flags, OwnerState, TableResource};
 
 /// Tables this big are iterated or cleared on a dirty scheduler.
 pub const DIRTY_ABOVE: usize = 10_000;
@@ -55,6 +55,7 @@ fn new<'a>(env: Env<'a>, name: Atom, options: Term<'a>) -> NifResult<Term<'a>> {
         name: AtomicU64::new(crate::raw::word(name.as_c_arg())),
         owner: AtomicU64::new(self_word(env)),
         state: Mutex::new(OwnerState { monitor: None, heir: o.heir }),
+        fixes: Mutex::new(Fixes::default()),
         deleted: AtomicBool::new(false),
         flags: Flags {
             read_concurrency: o.read_concurrency,

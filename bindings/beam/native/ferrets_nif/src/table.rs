@@ -24,6 +24,17 @@ pub struct OwnerState {
     pub heir: Option<Heir>,
 }
 
+/// `safe_fixtable/2` fixations: who holds how many, since when.
+#[derive(Default)]
+pub struct Fixes {
+    /// When the table went from unfixed to fixed: `erlang:monotonic_time()`
+    /// and `erlang:timestamp()` then, as the caller passed them.
+    pub since: Option<(i64, (i64, i64, i64))>,
+    /// Each fixing process, its fixation count and the monitor that
+    /// releases its fixations if it dies.
+    pub by: Vec<(LocalPid, u64, Monitor)>,
+}
+
 /// Options reported by `info/1,2` that do not change behaviour.
 pub struct Flags {
     /// `read_concurrency`.
@@ -56,6 +67,8 @@ pub struct TableResource {
     pub owner: AtomicU64,
     /// Monitor and heir.
     pub state: Mutex<OwnerState>,
+    /// `safe_fixtable/2` fixations (see [`crate::fix`]).
+    pub fixes: Mutex<Fixes>,
     /// Set once by `delete/1` or the owner's death.
     pub deleted: AtomicBool,
     /// Multi-object writes under way (see [`TableResource::isolated`] and
@@ -76,6 +89,8 @@ pub struct TableResource {
 #[rustler::resource_impl]
 impl Resource for TableResource {
     fn down<'a>(&'a self, env: Env<'a>, pid: LocalPid, monitor: Monitor) {
+        // The same process may hold both a fixation and the table.
+        crate::fix::fixer_down(self, &pid);
         owner::owner_down(self, env, pid, monitor);
     }
 }
