@@ -28,6 +28,14 @@
 //! The cost moves to retirement: per batch of [`BATCH`], one crossbeam
 //! `defer` and one barrier (a `membarrier` system call). Under loom the
 //! table keeps what it retires until it is dropped (`primitive::Garbage`).
+//!
+//! # Memory held back
+//!
+//! A thread's open batch (up to [`BATCH`] entries) waits for that thread's
+//! next retirements, a resize or `clear` on its watch, its exit, or
+//! `ferrets_core::flush_retired`; a parked batch waits for the next batch
+//! or flush of any thread. crossbeam's own per-thread bags behave the same
+//! way, 64 deferred functions each.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
