@@ -1,6 +1,6 @@
 //! The read cache: per table, the Python objects that recent reads returned,
 //! so that reading a key again is a hash, a pointer compare and an incref:
-//! no epoch pin, no table probe, no decoding, no allocation.
+//! no reader section, no table probe, no decoding, no allocation.
 //!
 //! Only used when the interpreter has a GIL, and only by a thread that holds
 //! it (every method takes the [`Serial`] proof): all its state is then
