@@ -88,22 +88,23 @@ struct Deferred {
 unsafe impl Send for Deferred {}
 
 impl Garbage {
-    /// Frees the `Box<T>` at `ptr` once no thread pinned now can reach it.
+    /// Frees the `Box<T>` at `ptr` (which holds about `bytes`) once no
+    /// thread pinned now can reach it.
     ///
     /// # Safety
     /// `ptr` came from `Box::into_raw`, is unreachable for threads that pin
     /// after this call, and is retired exactly once.
-    pub(crate) unsafe fn retire<T>(&self, guard: &Guard, ptr: *mut T) {
+    pub(crate) unsafe fn retire<T>(&self, guard: &Guard, ptr: *mut T, bytes: usize) {
         #[cfg(not(loom))]
         {
             let _ = self;
             // SAFETY: per the contract the box is unlinked and retired once;
             // it is freed past every guard and section that may still see it.
-            unsafe { crate::reclaim::retire(guard, ptr) };
+            unsafe { crate::reclaim::retire(guard, ptr, bytes) };
         }
         #[cfg(loom)]
         {
-            let _ = guard;
+            let _ = (guard, bytes);
             unsafe fn free<T>(p: *mut u8) {
                 // SAFETY: `p` is the `Box<T>` retired once by `retire`.
                 drop(unsafe { Box::from_raw(p.cast::<T>()) });

@@ -474,9 +474,10 @@ where
                 let ptr = (word & PTR) as *mut Entry<K, V>;
                 // SAFETY: our CAS unlinked the old entry; we alone retire it.
                 let e = unsafe { &*ptr };
-                delta -= entry_bytes(&e.key, &e.value) as isize;
+                let old_bytes = entry_bytes(&e.key, &e.value);
+                delta -= old_bytes as isize;
                 // SAFETY: as above.
-                unsafe { self.garbage.retire(&guard, ptr) };
+                unsafe { self.garbage.retire(&guard, ptr, old_bytes) };
             }
             // Same-size replacements (counters, fixed-size values) skip the
             // shared counter altogether.

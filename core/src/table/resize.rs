@@ -169,7 +169,7 @@ where
         if part.root.compare_exchange(t, next, Ordering::AcqRel, Ordering::Acquire).is_ok() {
             // SAFETY: `t` is unlinked from the root (the only path to it for
             // threads that pin from now on) and only the CAS winner retires it.
-            unsafe { self.garbage.retire(guard, t) };
+            unsafe { self.garbage.retire(guard, t, (*t).bytes()) };
             // A resize just retired a table and, often, many deleted entries
             // (a shrink after bulk deletes): hand them to the collector now.
             self.garbage.flush(guard);
@@ -223,12 +223,13 @@ where
                         // SAFETY: the winning freeze unlinked the entry for
                         // good (copied slots are never followed to it).
                         let e = unsafe { &*ptr };
-                        part.sub_bytes(super::entry_bytes(&e.key, &e.value));
+                        let bytes = super::entry_bytes(&e.key, &e.value);
+                        part.sub_bytes(bytes);
                         if word & DELETED == 0 {
                             part.add_len(-1);
                         }
                         // SAFETY: unlinked above; only the winning CAS retires it.
-                        unsafe { self.garbage.retire(guard, ptr) };
+                        unsafe { self.garbage.retire(guard, ptr, bytes) };
                         return;
                     }
                     word = frozen;
