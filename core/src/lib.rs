@@ -45,6 +45,7 @@ mod counter;
 mod ctrl;
 mod groups;
 mod heap_size;
+mod next;
 mod options;
 pub mod pool;
 mod primitive;
@@ -53,6 +54,8 @@ mod quiesce;
 mod reclaim;
 pub mod snapshot;
 mod table;
+#[cfg(test)]
+mod test_util;
 mod word;
 
 pub use counter::{CounterValue, NotACounter};

@@ -614,8 +614,7 @@ impl<K, V, S> Drop for Table<K, V, S> {
                     }
                 }
                 // A resize still being sized has no target to free.
-                let next = table.next.load(Ordering::Relaxed);
-                t = if Plan::of(next).is_some() { std::ptr::null_mut() } else { next };
+                t = table.next.target_at_drop();
             }
         }
     }

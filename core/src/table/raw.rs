@@ -8,7 +8,8 @@ use crossbeam_utils::CachePadded;
 
 use super::group::{Group, WIDTH};
 use crate::groups::alloc_groups;
-use crate::primitive::{AtomicPtr, AtomicUsize, Ordering};
+use crate::next::Next;
+use crate::primitive::AtomicUsize;
 
 /// A key and its value, boxed so slots are one word and a resize moves
 /// pointers, never entries. 8-aligned so slot words have three tag bits.
@@ -43,38 +44,23 @@ impl<K, V> Entry<K, V> {
     }
 }
 
-/// What a resize that has started but whose target is not allocated yet
-/// will build: `next` holds the marker [`Plan::marker`] meanwhile. The size
-/// is decided only once writers have seen the marker and stopped adding
-/// keys to the source, from the live count then (see `resize.rs`).
+/// What a resize builds, decided when it starts and applied to the live
+/// count once writers have stopped adding keys to the source (see
+/// `crate::next`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Plan {
     /// Room for the live entries at half load (a grow, or a rehash of a
     /// table full of removed keys' lanes).
-    Grow = 1,
+    Grow,
     /// Room for twice the live entries at half load.
-    Shrink = 3,
+    Shrink,
     /// An empty minimum table that drops what is copied into it.
-    Clear = 5,
+    Clear,
 }
 
 impl Plan {
-    /// The marker `next` holds while this plan's target is being sized: an
-    /// odd address, never a table's (tables are cache-line aligned). Never
-    /// followed.
-    pub(crate) fn marker<K, V>(self) -> *mut RawTable<K, V> {
-        std::ptr::without_provenance_mut(self as usize)
-    }
-
-    /// The plan `p` marks, if it is a marker.
-    pub(crate) fn of<K, V>(p: *mut RawTable<K, V>) -> Option<Plan> {
-        match p.addr() {
-            1 => Some(Plan::Grow),
-            3 => Some(Plan::Shrink),
-            5 => Some(Plan::Clear),
-            _ => None,
-        }
-    }
+    /// Every plan, indexed by its number in the `next` link.
+    pub(crate) const ALL: [Plan; 3] = [Plan::Grow, Plan::Shrink, Plan::Clear];
 }
 
 /// Resize progress of a table that has a `next` (kept off the readers' line).
@@ -112,9 +98,8 @@ pub(crate) struct RawTable<K, V> {
     bits: u32,
     /// Live entries above which the partition grows.
     pub(crate) max_live: usize,
-    /// Null until a resize starts; then the [`Plan`] marker while the
-    /// target is being sized, then the target, which never changes.
-    pub(crate) next: AtomicPtr<RawTable<K, V>>,
+    /// The table a resize copies this one into (see `crate::next`).
+    pub(crate) next: Next<RawTable<K, V>>,
     /// This table is the target of a `clear`: copying into it drops instead.
     pub(crate) drops_prev: bool,
     pub(crate) migration: CachePadded<Migration>,
@@ -129,7 +114,7 @@ impl<K, V> RawTable<K, V> {
             groups: alloc_groups(groups),
             bits: groups.trailing_zeros(),
             max_live: groups * WIDTH * 3 / 4,
-            next: AtomicPtr::new(std::ptr::null_mut()),
+            next: Next::new(),
             drops_prev,
             migration: CachePadded::new(Migration::default()),
             _entries: PhantomData,
@@ -168,19 +153,14 @@ impl<K, V> RawTable<K, V> {
     /// has been copied then).
     #[inline]
     pub(crate) fn next(&self) -> *mut RawTable<K, V> {
-        let p = self.next.load(Ordering::Acquire);
-        if Plan::of(p).is_some() {
-            std::ptr::null_mut()
-        } else {
-            p
-        }
+        self.next.target()
     }
 
     /// Whether a resize of this table has started (its target may still be
     /// being sized). From then on no writer adds a key to this table.
     #[inline]
     pub(crate) fn resizing(&self) -> bool {
-        !self.next.load(Ordering::Acquire).is_null()
+        self.next.started()
     }
 
     /// Bytes of the table itself (not the entries).

@@ -1,6 +1,6 @@
 //! Resizing a partition without stopping anyone.
 //!
-//! A resize first marks `t.next` with its [`Plan`]: from then on writers
+//! A resize first marks `t.next` with its [`Plan`] (`crate::next`): from then on writers
 //! add no key to `t` (they go on to `next`), so the live count read after
 //! the mark bounds what the copy must hold, and the target is sized from it
 //! by whoever gets there first (the starter or any writer: nobody waits for
@@ -77,10 +77,7 @@ where
         if !std::ptr::eq(part.root(), t) || t.resizing() {
             return false;
         }
-        if t.next
-            .compare_exchange(std::ptr::null_mut(), plan.marker(), Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        if !t.next.start(plan as u8) {
             return false;
         }
         self.install(part, t);
@@ -92,12 +89,11 @@ where
     /// installing it first if it is still being sized.
     pub(super) fn install<'g>(&self, part: &Partition<K, V>, t: &'g RawTable<K, V>) -> &'g RawTable<K, V> {
         loop {
-            let p = t.next.load(Ordering::Acquire);
-            let Some(plan) = Plan::of(p) else {
-                debug_assert!(!p.is_null(), "install before the resize started");
+            let plan = match t.next.get() {
                 // SAFETY: a target is retired only after the root moved past
                 // it, after our pin (we reached `t` from the root).
-                return unsafe { &*p };
+                Ok(p) => return unsafe { &*p },
+                Err(n) => Plan::ALL[usize::from(n)],
             };
             // Writers saw the marker before adding keys (or are among the
             // few that raced it, which the target's slack absorbs): the live
@@ -109,11 +105,10 @@ where
                 Plan::Clear => self.min_groups,
             };
             let new = Box::into_raw(RawTable::new(groups, plan == Plan::Clear));
-            if let Err(now) = t.next.compare_exchange(p, new, Ordering::AcqRel, Ordering::Acquire) {
+            if !t.next.install(plan as u8, new) {
                 // Another thread installed its own: use that one.
                 // SAFETY: `new` was never shared.
                 drop(unsafe { Box::from_raw(new) });
-                debug_assert!(Plan::of(now).is_none());
             }
         }
     }

@@ -133,11 +133,9 @@ fn lookups_during_a_grow_never_touch_dropped_entries() {
 /// forever.
 #[test]
 fn churn_during_a_stalled_resize_leaves_room_for_the_copy() {
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let done2 = done.clone();
     // On another thread, so that a copy with nowhere to go fails the test
     // instead of hanging it.
-    std::thread::spawn(move || {
+    crate::test_util::finishes_within(30, "a copy found no room (or a key was lost)", || {
         let t: Table<u64, u64> = Table::with_options(TableOptions { partitions: Some(1), capacity: 0 });
         let part = &t.partitions[0];
         let mut n = 0u64;
@@ -171,16 +169,7 @@ fn churn_during_a_stalled_resize_leaves_room_for_the_copy() {
         for k in 0..n {
             assert_eq!(t.get(&k), Some(k), "key {k} lost");
         }
-        done2.store(true, std::sync::atomic::Ordering::Release);
     });
-    let start = std::time::Instant::now();
-    while !done.load(std::sync::atomic::Ordering::Acquire) {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(30),
-            "a copy found no room (or a key was lost)"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
 }
 
 /// A key or value of five cache lines.
@@ -389,9 +378,7 @@ fn a_successor_walk_racing_churn_sees_stable_keys_once_in_order() {
 /// forever.
 #[test]
 fn a_late_shrink_sizes_its_target_from_the_live_count_it_starts_with() {
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let done2 = done.clone();
-    std::thread::spawn(move || {
+    crate::test_util::finishes_within(30, "the copy found no room", || {
         let t: Table<u64, u64> = Table::with_options(TableOptions { partitions: Some(1), capacity: 0 });
         let part = &t.partitions[0];
         // Grown big, then nearly emptied without a shrink yet...
@@ -409,11 +396,13 @@ fn a_late_shrink_sizes_its_target_from_the_live_count_it_starts_with() {
         for k in 0..20_000 {
             assert_eq!(t.get(&k), Some(k), "key {k} lost");
         }
-        done2.store(true, std::sync::atomic::Ordering::Release);
     });
-    let start = std::time::Instant::now();
-    while !done.load(std::sync::atomic::Ordering::Acquire) {
-        assert!(start.elapsed() < std::time::Duration::from_secs(30), "the copy found no room");
-        std::thread::sleep(std::time::Duration::from_millis(5));
+}
+
+#[test]
+fn plans_are_numbered_as_listed() {
+    // The `next` link stores a plan as its number and reads it back through `ALL`.
+    for (i, p) in Plan::ALL.iter().enumerate() {
+        assert_eq!(*p as usize, i);
     }
 }

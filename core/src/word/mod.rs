@@ -464,8 +464,7 @@ impl<K, V, S> Drop for WordTable<K, V, S> {
                 // each table of the chain is owned by the partition.
                 let table = unsafe { Box::from_raw(t) };
                 // A resize still being sized has no target to free.
-                let next = table.next.load(Ordering::Relaxed);
-                t = if Plan::of(next).is_some() { std::ptr::null_mut() } else { next };
+                t = table.next.target_at_drop();
             }
         }
     }

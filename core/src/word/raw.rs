@@ -7,41 +7,32 @@ use crossbeam_utils::CachePadded;
 
 use super::slot::{Group, WIDTH};
 use crate::groups::alloc_groups;
-use crate::primitive::{AtomicPtr, AtomicUsize, Ordering};
+use crate::next::Next;
+use crate::primitive::{AtomicUsize, Ordering};
 
-/// What a resize that has started but whose target is not allocated yet
-/// will build (see `resize.rs`): `next` holds [`Plan::marker`] meanwhile,
-/// and the size is decided from the live count once writers have seen it.
+/// What a resize builds, decided when it starts and applied to the live
+/// count once writers have stopped adding keys to the source (see
+/// `crate::next`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Plan {
     /// Room for the live entries ([`crate::WordTable`]'s `target_groups`).
-    Grow = 1,
+    Grow,
     /// A rehash forced by a long probe (`rehash_groups`).
-    Rehash = 3,
+    Rehash,
     /// A rehash of a table with every lane taken: never into fewer lanes.
-    Full = 5,
+    Full,
     /// A rebuild without removed keys' lanes (`reclaim_groups`).
-    Reclaim = 7,
+    Reclaim,
     /// Room for twice the live entries.
-    Shrink = 9,
+    Shrink,
     /// An empty minimum table that drops what is copied into it.
-    Clear = 11,
+    Clear,
 }
 
 impl Plan {
-    /// The marker `next` holds while this plan's target is being sized: an
-    /// odd address, never a table's (tables are cache-line aligned). Never
-    /// followed.
-    pub(crate) fn marker(self) -> *mut RawTable {
-        std::ptr::without_provenance_mut(self as usize)
-    }
-
-    /// The plan `p` marks, if it is a marker.
-    pub(crate) fn of(p: *mut RawTable) -> Option<Plan> {
-        [Plan::Grow, Plan::Rehash, Plan::Full, Plan::Reclaim, Plan::Shrink, Plan::Clear]
-            .into_iter()
-            .find(|&plan| plan as usize == p.addr())
-    }
+    /// Every plan, indexed by its number in the `next` link.
+    pub(crate) const ALL: [Plan; 6] =
+        [Plan::Grow, Plan::Rehash, Plan::Full, Plan::Reclaim, Plan::Shrink, Plan::Clear];
 }
 
 /// Resize progress of a table that has a `next` (kept off the readers' lines).
@@ -86,9 +77,8 @@ pub(crate) struct RawTable {
     groups: Box<[Group]>,
     /// Live entries above which the partition grows.
     pub(crate) max_live: usize,
-    /// Null until a resize starts; then the [`Plan`] marker while the
-    /// target is being sized, then the target, which never changes.
-    pub(crate) next: AtomicPtr<RawTable>,
+    /// The table a resize copies this one into (see `crate::next`).
+    pub(crate) next: Next<RawTable>,
     /// This table is the target of a `clear`: copying into it drops instead.
     pub(crate) drops_prev: bool,
     /// Lanes writers may claim while a resize fills this table: what its
@@ -116,7 +106,7 @@ impl RawTable {
         Box::new(RawTable {
             groups: alloc_groups(groups),
             max_live: max_live(groups),
-            next: AtomicPtr::new(std::ptr::null_mut()),
+            next: Next::new(),
             drops_prev,
             room: max_live(groups).saturating_sub(copied),
             migration: CachePadded::new(Migration { lanes: copied.into(), ..Migration::default() }),
@@ -163,19 +153,14 @@ impl RawTable {
     /// has been copied then).
     #[inline]
     pub(crate) fn next(&self) -> *mut RawTable {
-        let p = self.next.load(Ordering::Acquire);
-        if Plan::of(p).is_some() {
-            std::ptr::null_mut()
-        } else {
-            p
-        }
+        self.next.target()
     }
 
     /// Whether a resize of this table has started (its target may still be
     /// being sized). From then on no writer adds a key to this table.
     #[inline]
     pub(crate) fn resizing(&self) -> bool {
-        !self.next.load(Ordering::Acquire).is_null()
+        self.next.started()
     }
 
     /// Bytes of the table and its groups.

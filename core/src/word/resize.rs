@@ -95,10 +95,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         if !std::ptr::eq(part.root(), t) || t.resizing() {
             return false;
         }
-        if t.next
-            .compare_exchange(std::ptr::null_mut(), plan.marker(), Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        if !t.next.start(plan as u8) {
             return false;
         }
         self.install(part, t);
@@ -115,12 +112,11 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     /// shrink's target too small and the copy with nowhere to go.
     pub(super) fn install<'g>(&self, part: &Partition, t: &'g RawTable) -> &'g RawTable {
         loop {
-            let p = t.next.load(Ordering::Acquire);
-            let Some(plan) = Plan::of(p) else {
-                debug_assert!(!p.is_null(), "install before the resize started");
+            let plan = match t.next.get() {
                 // SAFETY: a target is retired only after the root moved past
                 // it, and freed after our section (we reached `t` from the root).
-                return unsafe { &*p };
+                Ok(p) => return unsafe { &*p },
+                Err(n) => Plan::ALL[usize::from(n)],
             };
             let live = part.len();
             let groups = match plan {
@@ -137,7 +133,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
             // Copies are bounded by the live entries now, plus the few
             // inserts racing the marker.
             let new = Box::into_raw(RawTable::new(groups, plan == Plan::Clear, live));
-            if t.next.compare_exchange(p, new, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            if !t.next.install(plan as u8, new) {
                 // Another thread installed its own: use that one.
                 // SAFETY: `new` was never shared.
                 drop(unsafe { Box::from_raw(new) });

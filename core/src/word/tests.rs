@@ -128,9 +128,7 @@ fn churn_over_ever_new_keys_stays_bounded() {
 /// the copy has room (sized from the stale count, it spun forever).
 #[test]
 fn a_late_shrink_sizes_its_target_from_the_live_count_it_starts_with() {
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let done2 = done.clone();
-    std::thread::spawn(move || {
+    crate::test_util::finishes_within(30, "the copy found no room", || {
         let t = small();
         let part = &t.partitions[0];
         for k in 0..20_000u64 {
@@ -145,11 +143,13 @@ fn a_late_shrink_sizes_its_target_from_the_live_count_it_starts_with() {
         for k in 0..20_000u64 {
             assert_eq!(t.get(k), Some(k), "key {k} lost");
         }
-        done2.store(true, std::sync::atomic::Ordering::Release);
     });
-    let start = std::time::Instant::now();
-    while !done.load(std::sync::atomic::Ordering::Acquire) {
-        assert!(start.elapsed() < std::time::Duration::from_secs(30), "the copy found no room");
-        std::thread::sleep(std::time::Duration::from_millis(5));
+}
+
+#[test]
+fn plans_are_numbered_as_listed() {
+    // The `next` link stores a plan as its number and reads it back through `ALL`.
+    for (i, p) in Plan::ALL.iter().enumerate() {
+        assert_eq!(*p as usize, i);
     }
 }
