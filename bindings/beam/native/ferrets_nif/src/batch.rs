@@ -243,11 +243,12 @@ impl TableResource {
                     std::thread::yield_now();
                 }
                 *t.batch.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                t.busy.fetch_sub(1, Ordering::Release);
             }
         }
         *self.batch.lock().unwrap_or_else(|e| e.into_inner()) = Some(batch.clone());
-        self.busy.fetch_add(1, Ordering::SeqCst);
+        // Dropped after `_unpublish` (declared first): the batch is stored
+        // and unpublished before the write ends.
+        let _write = self.begin_multi();
         let _unpublish = Unpublish(self, &batch);
         if new_only && batch.any_key(|k| self.table.contains_key(k.bytes())) {
             batch.cancel();

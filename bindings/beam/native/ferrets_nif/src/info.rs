@@ -31,12 +31,15 @@ fn info<'a>(env: Env<'a>, tab: Term<'a>, item: Term<'a>) -> NifResult<Term<'a>> 
         None if tab.is_atom() => return Ok(atoms::undefined().encode(env)),
         None => return Err(Error::BadArg),
     };
-    if item == atoms::size() || item == atoms::memory() {
-        t.settled()?;
+    // Counts of the whole table never include part of a list insert.
+    if item == atoms::size() {
+        return Ok(t.stable(|| t.size())?.encode(env));
+    }
+    if item == atoms::memory() {
+        return Ok(t.stable(|| t.table.memory_bytes() / size_of::<usize>())?.encode(env));
     }
     let word = |w: u64| term(env, crate::raw::term_of(w));
     Ok(match item {
-        i if i == atoms::size() => t.size().encode(env),
         i if i == atoms::keypos() => t.keypos.encode(env),
         i if i == atoms::type_() => t.kind.atom().encode(env),
         i if i == atoms::named_table() => t.named.encode(env),
@@ -48,7 +51,6 @@ fn info<'a>(env: Env<'a>, tab: Term<'a>, item: Term<'a>) -> NifResult<Term<'a>> 
             Some(h) => h.pid.encode(env),
             None => atoms::none().encode(env),
         },
-        i if i == atoms::memory() => (t.table.memory_bytes() / size_of::<usize>()).encode(env),
         i if i == atoms::read_concurrency() => t.flags.read_concurrency.encode(env),
         i if i == atoms::write_concurrency() => t.flags.write_concurrency.encode(env),
         i if i == atoms::decentralized_counters() => t.flags.decentralized_counters.encode(env),

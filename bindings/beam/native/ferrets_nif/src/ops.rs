@@ -65,6 +65,7 @@ fn new<'a>(env: Env<'a>, name: Atom, options: Term<'a>) -> NifResult<Term<'a>> {
         },
         extra: AtomicIsize::new(0),
         busy: AtomicU32::new(0),
+        writes: AtomicU64::new(0),
         batch: Mutex::new(None),
         multi: Mutex::new(()),
     });

@@ -2,7 +2,9 @@
 //! argument is resolved, and who may do what with it.
 
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{
+    fence, AtomicBool, AtomicIsize, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering,
+};
 use std::sync::{Arc, Mutex};
 
 use ferrets_core::Table;
@@ -75,6 +77,10 @@ pub struct TableResource {
     /// [`crate::batch`]): every other operation waits for them, or helps
     /// store them, so none sees one half done.
     pub busy: AtomicU32,
+    /// Multi-object writes started and ended, two steps each (odd while one
+    /// runs): whole-table counts check it did not move while they counted
+    /// ([`TableResource::stable`]).
+    pub writes: AtomicU64,
     /// The long list insert being stored, if any (see [`crate::batch`]).
     pub batch: Mutex<Option<Arc<Batch>>>,
     /// Serializes multi-object writes.
@@ -151,17 +157,50 @@ impl TableResource {
         if n < 2 {
             return f();
         }
-        /// Ends the isolation even if `f` panics.
-        struct Done<'a>(&'a AtomicU32);
+        let _serial = self.multi.lock().unwrap_or_else(|e| e.into_inner());
+        let _done = self.begin_multi();
+        f()
+    }
+
+    /// Marks a multi-object write as under way until the result drops.
+    /// Callers hold `multi`.
+    pub fn begin_multi(&self) -> impl Drop + '_ {
+        /// Ends the write even if it panics: `writes` even again first, so
+        /// that a reader that sees `busy` drop sees it.
+        struct Done<'a>(&'a TableResource);
         impl Drop for Done<'_> {
             fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::Release);
+                self.0.writes.fetch_add(1, Ordering::Release);
+                self.0.busy.fetch_sub(1, Ordering::Release);
             }
         }
-        let _serial = self.multi.lock().unwrap_or_else(|e| e.into_inner());
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        // Orders the odd count before every store of the write (a seqlock's
+        // writer side, for `stable`).
+        fence(Ordering::Release);
         self.busy.fetch_add(1, Ordering::SeqCst);
-        let _done = Done(&self.busy);
-        f()
+        Done(self)
+    }
+
+    /// `f`'s view of the whole table (a count), taken when no multi-object
+    /// write is under way and checked not to have overlapped one: a reader
+    /// that passed the busy check and was then descheduled while a long
+    /// list landed would otherwise count part of it.
+    pub fn stable<R>(&self, f: impl Fn() -> R) -> NifResult<R> {
+        loop {
+            let before = self.writes.load(Ordering::Acquire);
+            if before & 1 == 1 || self.busy.load(Ordering::Acquire) != 0 {
+                // Help (or wait for) it, then look again.
+                self.settled()?;
+                std::hint::spin_loop();
+                continue;
+            }
+            let r = f();
+            fence(Ordering::Acquire);
+            if self.writes.load(Ordering::Relaxed) == before {
+                return Ok(r);
+            }
+        }
     }
 
     /// Removes every object.
