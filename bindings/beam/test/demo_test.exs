@@ -95,10 +95,13 @@ defmodule Ferrets.DemoTest do
           Demo.run(
             clients: [1, 4],
             duration_ms: 40,
-            blocking_ms: 100,
+            # Long enough that every design completes a slow and a fast
+            # request even on a loaded machine (a 10 ms op once took 140 ms
+            # at the median during a CI run, and a 100 ms window saw none).
+            blocking_ms: 500,
             slow_clients: [2],
             op_ms: 10,
-            timeout_ms: 100,
+            timeout_ms: 400,
             out: out,
             quiet: true
           )
