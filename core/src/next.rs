@@ -16,6 +16,15 @@ fn marker<T>(plan: u8) -> *mut T {
     std::ptr::without_provenance_mut(usize::from(plan) * 2 + 1)
 }
 
+/// `p` unless it is a marker (then null: there is no target yet).
+fn unmarked<T>(p: *mut T) -> *mut T {
+    if p.addr() & 1 == 1 {
+        std::ptr::null_mut()
+    } else {
+        p
+    }
+}
+
 impl<T> Next<T> {
     /// No resize yet.
     pub(crate) fn new() -> Self {
@@ -26,12 +35,7 @@ impl<T> Next<T> {
     /// its target is being sized: nothing has been copied then).
     #[inline]
     pub(crate) fn target(&self) -> *mut T {
-        let p = self.0.load(Ordering::Acquire);
-        if p.addr() & 1 == 1 {
-            std::ptr::null_mut()
-        } else {
-            p
-        }
+        unmarked(self.0.load(Ordering::Acquire))
     }
 
     /// Whether a resize has started (its target may still be being sized).
@@ -47,32 +51,31 @@ impl<T> Next<T> {
             .is_ok()
     }
 
-    /// The target (`Ok`), or the plan of a resize still being sized (`Err`).
-    /// Only after [`Next::start`] succeeded, on this table.
-    pub(crate) fn get(&self) -> Result<*mut T, u8> {
+    /// The target of the resize that has started (after [`Next::start`]
+    /// succeeded, on this table), built by `build` from the resize's plan
+    /// and installed first if it is still being sized. Any thread may
+    /// build it; if another installs its own first, ours is dropped.
+    pub(crate) fn target_or_build(&self, build: impl FnOnce(u8) -> Box<T>) -> *mut T {
         let p = self.0.load(Ordering::Acquire);
         debug_assert!(!p.is_null(), "no resize started");
-        if p.addr() & 1 == 1 {
-            Err((p.addr() >> 1) as u8)
-        } else {
-            Ok(p)
+        if p.addr() & 1 == 0 {
+            return p;
         }
-    }
-
-    /// Installs `new` as the target of the resize being sized with `plan`;
-    /// `false` if another thread installed its own first.
-    pub(crate) fn install(&self, plan: u8, new: *mut T) -> bool {
-        self.0.compare_exchange(marker(plan), new, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        let new = Box::into_raw(build((p.addr() >> 1) as u8));
+        match self.0.compare_exchange(p, new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => new,
+            // A marker is only ever replaced by the target: `now` is it.
+            Err(now) => {
+                // SAFETY: `new` was never shared.
+                drop(unsafe { Box::from_raw(new) });
+                now
+            }
+        }
     }
 
     /// The target, for the owner's drop (no other thread reaches the table).
     pub(crate) fn target_at_drop(&self) -> *mut T {
-        let p = self.0.load(Ordering::Relaxed);
-        if p.addr() & 1 == 1 {
-            std::ptr::null_mut()
-        } else {
-            p
-        }
+        unmarked(self.0.load(Ordering::Relaxed))
     }
 }
 
@@ -87,12 +90,20 @@ mod tests {
         assert!(next.start(5));
         assert!(!next.start(1), "a resize starts once");
         assert!(next.started() && next.target().is_null(), "sizing: no target to read yet");
-        assert_eq!(next.get(), Err(5));
-        let mut t = 7u64;
-        assert!(!next.install(4, &mut t), "only the plan that started");
-        assert!(next.install(5, &mut t));
-        assert!(!next.install(5, std::ptr::null_mut()), "installed once");
-        assert_eq!(next.get(), Ok(&mut t as *mut u64));
-        assert_eq!((next.target(), next.target_at_drop()), (&mut t as *mut u64, &mut t as *mut u64));
+        let mut plans = Vec::new();
+        let built = next.target_or_build(|plan| {
+            plans.push(plan);
+            Box::new(8)
+        });
+        assert_eq!(plans, [5], "built once, from the plan that started");
+        // SAFETY: the target built above, owned by the link from now on.
+        assert_eq!(unsafe { *built }, 8);
+        assert_eq!(next.target_or_build(|_| unreachable!("installed already")), built);
+        assert_eq!(next.target(), built);
+        // SAFETY: the box installed above; freed once, here.
+        drop(unsafe { Box::from_raw(built) });
+        let sizing: Next<u64> = Next::new();
+        assert!(sizing.start(1));
+        assert_eq!(sizing.target_at_drop(), std::ptr::null_mut(), "a marker is no target");
     }
 }

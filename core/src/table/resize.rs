@@ -88,29 +88,22 @@ where
     /// The target of `t`'s resize (which has started), allocating and
     /// installing it first if it is still being sized.
     pub(super) fn install<'g>(&self, part: &Partition<K, V>, t: &'g RawTable<K, V>) -> &'g RawTable<K, V> {
-        loop {
-            let plan = match t.next.get() {
-                // SAFETY: a target is retired only after the root moved past
-                // it, after our pin (we reached `t` from the root).
-                Ok(p) => return unsafe { &*p },
-                Err(n) => Plan::ALL[usize::from(n)],
-            };
+        let target = t.next.target_or_build(|n| {
             // Writers saw the marker before adding keys (or are among the
-            // few that raced it, which the target's slack absorbs): the live
-            // count now bounds the copies.
+            // few that raced it, which the target's slack absorbs): the
+            // live count now bounds the copies.
             let live = part.len();
+            let plan = Plan::ALL[usize::from(n)];
             let groups = match plan {
                 Plan::Grow => self.target_groups(live),
                 Plan::Shrink => self.target_groups(2 * live),
                 Plan::Clear => self.min_groups,
             };
-            let new = Box::into_raw(RawTable::new(groups, plan == Plan::Clear));
-            if !t.next.install(plan as u8, new) {
-                // Another thread installed its own: use that one.
-                // SAFETY: `new` was never shared.
-                drop(unsafe { Box::from_raw(new) });
-            }
-        }
+            RawTable::new(groups, plan == Plan::Clear)
+        });
+        // SAFETY: a target is retired only after the root moved past it,
+        // after our pin (we reached `t` from the root).
+        unsafe { &*target }
     }
 
     /// Makes sure the table after `t` may itself be resized, by finishing

@@ -138,12 +138,7 @@ fn churn_during_a_stalled_resize_leaves_room_for_the_copy() {
     crate::test_util::finishes_within(30, "a copy found no room (or a key was lost)", || {
         let t: Table<u64, u64> = Table::with_options(TableOptions { partitions: Some(1), capacity: 0 });
         let part = &t.partitions[0];
-        let mut n = 0u64;
-        // Grow until a resize is under way (one chunk is copied when it starts).
-        while part.root().next().is_null() {
-            t.insert(n, n);
-            n += 1;
-        }
+        let n = grow_until_resizing(&t);
         let live = t.len();
         {
             let _guard = pin();
@@ -170,6 +165,18 @@ fn churn_during_a_stalled_resize_leaves_room_for_the_copy() {
             assert_eq!(t.get(&k), Some(k), "key {k} lost");
         }
     });
+}
+
+/// Inserts keys 0, 1, ... into a one-partition table until a resize is
+/// under way (one chunk is copied when it starts); how many it inserted.
+fn grow_until_resizing(t: &Table<u64, u64>) -> u64 {
+    let part = &t.partitions[0];
+    let mut n = 0u64;
+    while part.root().next().is_null() {
+        t.insert(n, n);
+        n += 1;
+    }
+    n
 }
 
 /// A key or value of five cache lines.
@@ -284,12 +291,7 @@ fn the_successor_found_by_scanning_matches_the_sorted_order() {
 fn scan_during_a_resize_is_busy_unless_it_helps() {
     let t: Table<u64, u64> = Table::with_options(TableOptions { partitions: Some(1), capacity: 0 });
     let part = &t.partitions[0];
-    let mut n = 0u64;
-    // Grow until a resize is under way (one chunk is copied when it starts).
-    while part.root().next().is_null() {
-        t.insert(n, n);
-        n += 1;
-    }
+    let n = grow_until_resizing(&t);
     assert_eq!(t.scan(Cursor::START, 4, false, |_, _, _| unreachable!("busy: nothing visited")), Scan::Busy);
     let mut keys: Vec<u64> = scan_all(&t, 4).into_iter().map(|(_, k)| k).collect();
     keys.sort_unstable();

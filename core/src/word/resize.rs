@@ -111,14 +111,9 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     /// be stale (a starter descheduled while others insert), leaving a
     /// shrink's target too small and the copy with nowhere to go.
     pub(super) fn install<'g>(&self, part: &Partition, t: &'g RawTable) -> &'g RawTable {
-        loop {
-            let plan = match t.next.get() {
-                // SAFETY: a target is retired only after the root moved past
-                // it, and freed after our section (we reached `t` from the root).
-                Ok(p) => return unsafe { &*p },
-                Err(n) => Plan::ALL[usize::from(n)],
-            };
+        let target = t.next.target_or_build(|n| {
             let live = part.len();
+            let plan = Plan::ALL[usize::from(n)];
             let groups = match plan {
                 Plan::Grow => self.target_groups(live),
                 Plan::Rehash => self.rehash_groups(live, t),
@@ -132,13 +127,11 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
             };
             // Copies are bounded by the live entries now, plus the few
             // inserts racing the marker.
-            let new = Box::into_raw(RawTable::new(groups, plan == Plan::Clear, live));
-            if !t.next.install(plan as u8, new) {
-                // Another thread installed its own: use that one.
-                // SAFETY: `new` was never shared.
-                drop(unsafe { Box::from_raw(new) });
-            }
-        }
+            RawTable::new(groups, plan == Plan::Clear, live)
+        });
+        // SAFETY: a target is retired only after the root moved past it,
+        // and freed after our section (we reached `t` from the root).
+        unsafe { &*target }
     }
 
     /// Makes sure the table after `t` may itself be resized, by finishing
