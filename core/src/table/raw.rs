@@ -30,13 +30,20 @@ impl<K, V> Entry<K, V> {
         #[cfg(all(target_arch = "x86_64", not(loom)))]
         {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            // Lines after the first that the entry reaches into; counted
-            // from the offset so that no address arithmetic can overflow.
-            let rest = ((ptr & 63) + size_of::<Self>().max(1) - 1) / 64;
-            for i in 1..=rest {
-                let line = (ptr & !63).wrapping_add(64 * i);
+            // Stepping 64 bytes from `ptr` enters each following line once,
+            // and the last byte's line ends the entry: a constant number of
+            // hints, with no branch on the offset (a hint for a line already
+            // requested costs nothing). Addresses wrap instead of overflowing.
+            let n = size_of::<Self>();
+            let mut off = 64;
+            while off < n {
                 // SAFETY: a prefetch is a hint that never faults or writes memory.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(line as *const i8) };
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(ptr.wrapping_add(off) as *const i8) };
+                off += 64;
+            }
+            if n > 1 {
+                // SAFETY: as above.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(ptr.wrapping_add(n - 1) as *const i8) };
             }
         }
         #[cfg(not(all(target_arch = "x86_64", not(loom))))]
