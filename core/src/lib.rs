@@ -65,7 +65,7 @@ pub use pool::{
     CancelResult, CancelToken, JobHandle, Outcome, Pool, PoolConfig, PoolMetrics, Rejected, ShutdownMode,
     ShutdownReport, SubmitOptions,
 };
-pub use table::{flush_retired, pinned, Cursor, Iter, Pinned, Scan};
+pub use table::{flush_retired, pinned, Cursor, Iter, Pinned, Scan, SerialReader};
 pub use table::{Compute, Table};
 pub use word::{Word, WordCounter, WordIter, WordTable};
 

@@ -305,6 +305,39 @@ mod real {
         Section { slot: Some(slot), temporary: false, _not_send: std::marker::PhantomData }
     }
 
+    /// A slot shared by threads that take turns under a lock of their own
+    /// (an interpreter's global lock): a section on it needs no
+    /// thread-local lookup. Claimed for good (registry slots are leaked).
+    pub(crate) struct Shared(&'static Slot);
+
+    impl Shared {
+        /// Claims a slot of its own.
+        pub(crate) fn new() -> Self {
+            mode();
+            Shared(claim())
+        }
+
+        /// Enters a section on the shared slot. A section already open on
+        /// it (this thread's outer one, or one whose thread lost its turn
+        /// before ending it) is never joined: the thread's own slot
+        /// ([`enter`]) serves instead, so that no section can end another's.
+        ///
+        /// # Safety
+        /// Only the thread holding the turn calls this, and whatever hands
+        /// the turn over orders everything the previous holder did before
+        /// it (a lock release and acquire does): no two threads ever run
+        /// this at once, and each sees the slot as the last holder left it.
+        #[inline(always)]
+        pub(crate) unsafe fn enter(&self) -> Section {
+            let slot = self.0;
+            if slot.seq.0.load(Ordering::Relaxed) & 1 == 1 {
+                return enter();
+            }
+            slot.seq.begin(reader_fences());
+            Section { slot: Some(slot), temporary: false, _not_send: std::marker::PhantomData }
+        }
+    }
+
     /// A section from a thread whose thread-locals are being destroyed.
     #[cold]
     fn enter_temporary() -> Section {

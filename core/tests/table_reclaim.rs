@@ -5,14 +5,15 @@
 //! `get_ref` under a `pinned()` section held across several lookups). A
 //! value poisons itself when dropped, so a reader that still sees one after
 //! its free (a grace period cut short) fails its check; every value made
-//! is dropped exactly once by the end.
+//! is dropped exactly once by the end. The same holds for readers taking
+//! turns under one `SerialReader`.
 
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ferrets_core::{flush_retired, pinned, HeapSize, Table, TableOptions};
+use ferrets_core::{flush_retired, pinned, HeapSize, Pinned, SerialReader, Table, TableOptions};
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 
@@ -64,36 +65,33 @@ fn millis() -> u64 {
         .map_or(600, |n| n / 100 + 100)
 }
 
-#[test]
-fn readers_never_see_a_freed_value() {
+/// Runs `readers` threads, each calling `read(table, index)` in a loop,
+/// against two writers that replace the hot values and churn partitions
+/// through resizes; then checks that every value was dropped exactly once.
+fn churn_while_reading<R>(readers: usize, read: R)
+where
+    R: Fn(&Table<u64, Canary>, usize) + Send + Sync + 'static,
+{
+    // The tests of this file share `LIVE`: one at a time.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     {
         let t: Arc<Table<u64, Canary>> =
             Arc::new(Table::with_options(TableOptions { partitions: Some(2), capacity: 0 }));
         for k in 0..HOT {
             t.insert(k, Canary::new(k));
         }
+        let read = Arc::new(read);
         let stop = Arc::new(AtomicBool::new(false));
-        let start = Arc::new(Barrier::new(4));
-        let readers: Vec<_> = (0..2)
+        let start = Arc::new(Barrier::new(readers + 2));
+        let readers: Vec<_> = (0..readers)
             .map(|r| {
-                let (t, stop, start) = (t.clone(), stop.clone(), start.clone());
+                let (t, stop, start, read) = (t.clone(), stop.clone(), start.clone(), read.clone());
                 thread::spawn(move || {
                     start.wait();
                     let mut rounds = 0u64;
                     while !stop.load(Ordering::Relaxed) {
-                        for k in 0..HOT {
-                            assert!(t.get_with(&k, Canary::check).is_some(), "hot key {k} missing");
-                        }
-                        // A section held across lookups: what it borrowed
-                        // stays valid while writers replace it.
-                        let p = pinned();
-                        let held: Vec<&Canary> = (0..HOT).map(|k| t.get_ref(&k, &p).unwrap()).collect();
-                        for _ in 0..(r + 1) * 20 {
-                            std::hint::spin_loop();
-                        }
-                        held.iter().for_each(|v| {
-                            v.check();
-                        });
+                        read(&t, r);
                         rounds += 1;
                     }
                     rounds
@@ -148,4 +146,58 @@ fn readers_never_see_a_freed_value() {
         thread::yield_now();
     }
     assert_eq!(LIVE.load(Ordering::SeqCst), 0, "values leaked");
+}
+
+/// Borrows every hot value under `p`, waits a little, checks them all.
+fn hold_and_check(t: &Table<u64, Canary>, p: &Pinned, spins: usize) {
+    let held: Vec<&Canary> = (0..HOT).map(|k| t.get_ref(&k, p).unwrap()).collect();
+    for _ in 0..spins {
+        std::hint::spin_loop();
+    }
+    held.iter().for_each(|v| {
+        v.check();
+    });
+}
+
+#[test]
+fn readers_never_see_a_freed_value() {
+    churn_while_reading(2, |t, r| {
+        for k in 0..HOT {
+            assert!(t.get_with(&k, Canary::check).is_some(), "hot key {k} missing");
+        }
+        // A section held across lookups: what it borrowed stays valid
+        // while writers replace it.
+        hold_and_check(t, &pinned(), (r + 1) * 20);
+    });
+}
+
+#[test]
+fn serial_readers_taking_turns_never_see_a_freed_value() {
+    // Three threads take turns under a lock, as Python threads do under
+    // the GIL, and read under one shared `SerialReader`. Some sections nest
+    // (the inner one falls back to the thread's own slot), and every
+    // fourth round the holder hands the turn on before its section ends
+    // (allowed, the next holders then fall back too).
+    let turn = Mutex::new(0u64);
+    let reader = SerialReader::new();
+    churn_while_reading(3, move |t, r| {
+        let mut n = turn.lock().unwrap();
+        *n += 1;
+        // SAFETY: called holding `turn`, whose unlock and lock order each
+        // holder's calls after the previous holder's.
+        let p = unsafe { reader.pinned() };
+        if *n % 4 == 0 {
+            drop(n);
+            hold_and_check(t, &p, (r + 1) * 50);
+            return;
+        }
+        if *n % 3 == 0 {
+            // SAFETY: as above, still holding `turn`.
+            let inner = unsafe { reader.pinned() };
+            hold_and_check(t, &inner, 10);
+        }
+        hold_and_check(t, &p, (r + 1) * 20);
+        drop(p);
+        drop(n);
+    });
 }

@@ -161,6 +161,52 @@ pub fn pinned() -> Pinned {
     Pinned(read())
 }
 
+/// Reader sections for threads that already take turns under a lock of
+/// their own, such as an interpreter's global lock: all of them share one
+/// section slot, so entering is a plain store to it, without the
+/// thread-local lookup of [`pinned`] (a call in a dynamically loaded
+/// library). Each one claims a slot for the life of the process: create
+/// one per lock, not per call.
+pub struct SerialReader {
+    #[cfg(not(loom))]
+    slot: crate::quiesce::Shared,
+}
+
+impl SerialReader {
+    /// A reader with a section slot of its own.
+    pub fn new() -> Self {
+        SerialReader {
+            #[cfg(not(loom))]
+            slot: crate::quiesce::Shared::new(),
+        }
+    }
+
+    /// Enters a reader section for [`Table::get_ref`], like [`pinned`]
+    /// (which it falls back to while a section of this reader is open:
+    /// nested, or left open by a thread that lost its turn).
+    ///
+    /// # Safety
+    /// Only the thread holding the turn calls this, and whatever passes the
+    /// turn between threads (a lock released by one and acquired by the
+    /// next) orders everything the previous holder did before the next
+    /// holder's call. Sections should end before the turn passes (one left
+    /// open is safe, but makes the next holders fall back to [`pinned`]).
+    #[inline(always)]
+    pub unsafe fn pinned(&self) -> Pinned {
+        #[cfg(not(loom))]
+        // SAFETY: per the contract.
+        return Pinned(unsafe { self.slot.enter() });
+        #[cfg(loom)]
+        return Pinned(read());
+    }
+}
+
+impl Default for SerialReader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Hands what this thread's writes to boxed tables retired (kept in
 /// batches) to reclamation now, and frees what is due. Tables do this
 /// themselves after a resize or a `clear`; call it from a thread that wrote
