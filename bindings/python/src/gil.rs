@@ -2,15 +2,18 @@
 //!
 //! On an interpreter with a GIL (every CPython build but the free-threaded
 //! one) the thread that runs a Python call holds the GIL for the whole call,
-//! so two calls attached to the interpreter never overlap. Two shortcuts
+//! so two calls attached to the interpreter never overlap. Three shortcuts
 //! rely on that: in-place value writes take their sequence lock with a plain
-//! store instead of a compare-and-swap (see `value`), and each table keeps a
-//! cache of the Python objects its reads returned (see `cache`). A
-//! [`Serial`] token is the proof both ask for; it only exists when the
+//! store instead of a compare-and-swap (see `value`), each table keeps a
+//! cache of the Python objects its reads returned (see `cache`), and
+//! lookups share one reader section slot ([`Serial::pinned`]). A
+//! [`Serial`] token is the proof all three ask for; it only exists when the
 //! interpreter has a GIL and the thread is attached.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
+use ferrets_core::{Pinned, SerialReader};
 use pyo3::prelude::*;
 
 /// Set at import when the interpreter has a GIL.
@@ -20,6 +23,27 @@ static GIL: AtomicBool = AtomicBool::new(false);
 /// thread runs a Python call (or anything else attached) until it is gone.
 #[derive(Clone, Copy)]
 pub struct Serial<'py>(#[allow(dead_code)] Python<'py>);
+
+/// The reader section slot that GIL holders share (set at import, with `GIL`).
+static READER: OnceLock<SerialReader> = OnceLock::new();
+
+impl Serial<'_> {
+    /// A reader section for table lookups on the slot GIL holders share:
+    /// no thread-local lookup. Drop it before anything that may release
+    /// the GIL (Python code, `detach`): two threads must never hold
+    /// sections of the shared slot at once.
+    #[inline(always)]
+    pub fn pinned(self) -> Pinned {
+        match READER.get() {
+            // SAFETY: this thread holds the GIL, so no other thread is inside
+            // a section of `READER` (callers drop theirs before the GIL can
+            // move), and the GIL's hand-over orders one holder's sections
+            // before the next one's.
+            Some(reader) => unsafe { reader.pinned() },
+            None => ferrets_core::pinned(),
+        }
+    }
+}
 
 /// The proof for an attached thread, when the interpreter has a GIL.
 #[inline(always)]
@@ -34,6 +58,10 @@ pub fn init(py: Python<'_>) -> PyResult<()> {
     let disabled = py.import("sysconfig")?.call_method1("get_config_var", ("Py_GIL_DISABLED",))?;
     let implementation = py.import("sys")?.getattr("implementation")?.getattr("name")?;
     let cpython = implementation.extract::<&str>()? == "cpython";
-    GIL.store(cpython && !disabled.is_truthy()?, Ordering::Relaxed);
+    let gil = cpython && !disabled.is_truthy()?;
+    if gil {
+        READER.get_or_init(SerialReader::new);
+    }
+    GIL.store(gil, Ordering::Relaxed);
     Ok(())
 }

@@ -182,17 +182,30 @@ fn final_value(e: &Entry) -> Bytes {
     e.value.bytes()
 }
 
+/// A reader section for a lookup: on the slot GIL holders share when the
+/// thread holds the GIL (see `gil`), which the caller drops before the GIL
+/// can move (no Python code runs inside).
+#[inline(always)]
+fn section(serial: Option<Serial<'_>>) -> ferrets_core::Pinned {
+    serial.map_or_else(ferrets_core::pinned, Serial::pinned)
+}
+
 /// Runs an in-place write on the value under `key`; whether it took.
 #[inline]
 fn overwrite(map: &Map, key: &KeyBytes, write: impl FnOnce(&Value) -> bool) -> bool {
-    overwrite_entry(map, key, write).is_some()
+    overwrite_entry(map, key, None, write).is_some()
 }
 
 /// [`overwrite`], giving the address of the entry written (for the read
 /// cache, see `cache`; only valid while the entry stays linked).
 #[inline(always)]
-fn overwrite_entry(map: &Map, key: &KeyBytes, write: impl FnOnce(&Value) -> bool) -> Option<*const Entry> {
-    let pinned = ferrets_core::pinned();
+fn overwrite_entry(
+    map: &Map,
+    key: &KeyBytes,
+    serial: Option<Serial<'_>>,
+    write: impl FnOnce(&Value) -> bool,
+) -> Option<*const Entry> {
+    let pinned = section(serial);
     map.get_ref(key, &pinned).filter(|e| write(&e.value)).map(|e| e as *const Entry)
 }
 
@@ -268,7 +281,7 @@ impl Table {
         // since building containers may run the garbage collector (and so
         // any Python code). A borrow rather than `get_with`, so that all of
         // this inlines here: no result is moved through memory.
-        let pinned = ferrets_core::pinned();
+        let pinned = section(serial(py));
         let Some(entry) = self.map().get_ref(key, &pinned) else { return Ok(None) };
         let value = &entry.value;
         let copied = match value {
@@ -303,7 +316,7 @@ impl Table {
         }
         let mut stack = [0; SMALL];
         let n = small_key_into(key, &mut stack)?;
-        let pinned = ferrets_core::pinned();
+        let pinned = section(serial);
         let Some(entry) = self.map().get_ref(KeyBytes::new(&stack[..n]), &pinned) else {
             return Some(None);
         };
@@ -346,7 +359,7 @@ impl Table {
         let mut stack = [0; SMALL];
         let n = small_key_into(key, &mut stack)?;
         let Some(s) = serial else { return Some(self.map().contains_key(KeyBytes::new(&stack[..n]))) };
-        let pinned = ferrets_core::pinned();
+        let pinned = s.pinned();
         let at = self.map().get_ref(KeyBytes::new(&stack[..n]), &pinned).map(|e| e as *const Entry);
         drop(pinned);
         if let Some(at) = at {
@@ -381,7 +394,7 @@ impl Table {
         }
         let mut stack = [0; SMALL];
         let Some(n) = small_key_into(key, &mut stack) else { return false };
-        if let Some(at) = overwrite_entry(self.map(), KeyBytes::new(&stack[..n]), write) {
+        if let Some(at) = overwrite_entry(self.map(), KeyBytes::new(&stack[..n]), serial, write) {
             if let Some(s) = serial {
                 self.cache().fill(s, key, Some(value), at, || self.map().len());
             }
@@ -413,7 +426,7 @@ impl Table {
         let mut stack = [0; SMALL];
         let n = small_key_into(key, &mut stack)?;
         let mut sum = None;
-        let at = overwrite_entry(self.map(), KeyBytes::new(&stack[..n]), |v| {
+        let at = overwrite_entry(self.map(), KeyBytes::new(&stack[..n]), serial, |v| {
             sum = v.add_int(1, serial);
             sum.is_some()
         });

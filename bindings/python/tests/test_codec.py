@@ -85,6 +85,30 @@ def test_hashable_values_round_trip_as_keys(key: Any) -> None:
     assert same(got, key)
 
 
+def test_str_and_int_keys_round_trip_at_every_encoded_length() -> None:
+    # Common keys are encoded on a fast path with cases by length (word
+    # windows up to 16 bytes, a copy up to 64, the general encoder beyond):
+    # each length must find its key, and read back the same str or int.
+    keys: list[Any] = []
+    for n in range(80):
+        keys += ["".join(chr(48 + j % 75) for j in range(n)), "\u00e9" * n, "a" + "\u20ac" * n, "\U0001f600" * n]
+    keys += [sign * (2**b + d) for b in range(0, 70, 7) for d in (-1, 0, 1) for sign in (1, -1)]
+    t = ferrets.Table()
+    expected: dict[Any, int] = {}
+    for i, k in enumerate(keys):
+        t[k] = i
+        expected[k] = i
+    assert len(t) == len(expected)
+    for k, i in expected.items():
+        assert k in t
+        assert t[k] == t.get(k) == i
+    assert t == expected
+    assert sorted(map(repr, t)) == sorted(map(repr, expected))
+    for k in expected:
+        del t[k]
+    assert len(t) == 0
+
+
 def test_stored_by_value() -> None:
     t = ferrets.Table()
     v = [1, {"a": [2]}]
