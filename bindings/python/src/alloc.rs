@@ -1,10 +1,11 @@
 //! The extension's memory allocator: mimalloc rather than the process's malloc.
 //!
 //! A cold read is bound by the cache misses on a table group and on the
-//! boxed entry it points to (88 bytes for this binding). glibc hands such
-//! entries out at 16-byte offsets in 96-byte chunks with an 8-byte header
-//! between them, interleaved with every other allocation of the process;
-//! mimalloc packs same-sized blocks together in pages of their own and
+//! boxed entry it points to (64 bytes for this binding). glibc hands such
+//! entries out at 16-byte offsets in 80-byte chunks with an 8-byte header
+//! between them, interleaved with every other allocation of the process, so
+//! most of them straddle two lines; mimalloc packs same-sized blocks
+//! together in pages of their own (64-byte blocks on lines of their own) and
 //! backs its arenas with transparent huge pages, which measured 5-15 %
 //! faster on cold reads and writes of 100,000-key tables (BENCHMARKS.md).
 //! The price: the first touch of each 2 MiB is one page fault that zeroes

@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use ferrets_core::HeapSize;
 
-/// Bytes a [`Blob`] stores without allocating.
-pub const INLINE: usize = 30;
+/// Bytes a [`Blob`] stores without allocating: a blob is 24 bytes (a tag, a
+/// length and the bytes; or a tag and a shared pointer).
+pub const INLINE: usize = 22;
 
 /// An immutable byte string: inline when short, a shared heap buffer otherwise.
 #[derive(Clone)]
@@ -55,6 +56,32 @@ impl Blob {
         } else {
             Blob::Heap(bytes.into())
         }
+    }
+}
+
+/// A key's first-inserted encoding, kept when it differs from the
+/// normalised one (rare, see `table::Entry`): shared, and behind one thin
+/// pointer, so that an entry without one spends 8 bytes on it.
+#[derive(Clone)]
+pub struct Original(Arc<Box<[u8]>>);
+
+impl Original {
+    /// A copy of `bytes`.
+    pub fn new(bytes: &[u8]) -> Self {
+        Original(Arc::new(bytes.into()))
+    }
+
+    /// Heap bytes owned: the bytes, and the Arc's counters and slice pointer.
+    pub fn heap_size(&self) -> usize {
+        self.0.len() + 4 * size_of::<usize>()
+    }
+}
+
+impl Deref for Original {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -243,7 +270,7 @@ mod tests {
             let k: &KeyBytes = b.borrow();
             assert_eq!(s.hash_one(k), s.hash_one(&bytes[..]));
         }
-        assert_eq!(size_of::<Blob>(), 32);
+        assert_eq!(size_of::<Blob>(), 24);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
-use crate::blob::{Blob, Buf, KeyBytes};
+use crate::blob::{Blob, Buf, KeyBytes, Original};
 use crate::cache::ReadCache;
 use crate::codec::{
     as_int, decode, encode_key, encode_value, int_bytes, is_atom, small_int, small_key, small_key_into,
@@ -21,26 +21,28 @@ use crate::gil::{serial, Serial};
 use crate::registry;
 use crate::value::{Bytes, Value};
 
-/// What the core table stores under a (normalised) key.
+/// What the core table stores under a (normalised) key. With the key's
+/// [`Blob`] it makes a 64-byte block, one cache line (a test checks the
+/// sizes): short keys and values inline, the rest behind a pointer.
 #[derive(Clone)]
 pub struct Entry {
     /// The value's encoding (short ones rewritable in place).
     value: Value,
     /// The first-inserted key's own encoding, when it differs from the
     /// normalised one (`True` stored under `1`): iteration gives it back.
-    key: Option<Arc<[u8]>>,
+    key: Option<Original>,
 }
 
 impl HeapSize for Entry {
     fn heap_size(&self) -> usize {
-        self.value.heap_size() + self.key.as_ref().map_or(0, |k| k.len() + 2 * size_of::<usize>())
+        self.value.heap_size() + self.key.as_ref().map_or(0, Original::heap_size)
     }
 }
 
 type Map = ferrets_core::Table<Blob, Entry>;
 
 /// An encoded entry waiting to be written: normalised key, original key, value.
-type Pending = (Blob, Option<Arc<[u8]>>, Value);
+type Pending = (Blob, Option<Original>, Value);
 
 /// No original key in a snapshot record (the normalised key is the key).
 const NO_ORIGINAL: u32 = u32::MAX;
@@ -86,7 +88,7 @@ fn record_entry(rec: &[u8]) -> Option<Pending> {
     if key.is_empty() || rest.is_empty() {
         return None;
     }
-    Some((Blob::new(key), original.map(Arc::from), Value::new(rest)))
+    Some((Blob::new(key), original.map(Original::new), Value::new(rest)))
 }
 
 /// A snapshot error as the Python exception a caller expects: `OSError`
@@ -117,7 +119,7 @@ const DETACH_ABOVE: usize = 256;
 /// An encoded key: the normalised bytes and, if different, the original's.
 struct Key {
     norm: Blob,
-    original: Option<Arc<[u8]>>,
+    original: Option<Original>,
 }
 
 fn key_of(obj: &Bound<'_, PyAny>) -> PyResult<Key> {
@@ -129,7 +131,7 @@ fn key_of(obj: &Bound<'_, PyAny>) -> PyResult<Key> {
     let original = if differs {
         let mut own = Buf::new();
         encode_value(obj, &mut own)?;
-        Some(Arc::from(own.as_slice()))
+        Some(Original::new(own.as_slice()))
     } else {
         None
     };
@@ -160,7 +162,7 @@ fn value_of(obj: &Bound<'_, PyAny>) -> PyResult<Blob> {
 
 /// Stores `value` under `key`, keeping the first-inserted original key, in a
 /// new entry. Returns whether the key was new.
-fn put(map: &Map, key: Blob, original: Option<Arc<[u8]>>, value: Value) -> bool {
+fn put(map: &Map, key: Blob, original: Option<Original>, value: Value) -> bool {
     map.compute(key, |old| match old {
         Some(e) => Compute::Insert(Entry { value: value.clone(), key: e.key.clone() }, false),
         None => Compute::Insert(Entry { value: value.clone(), key: original.clone() }, true),
@@ -1185,6 +1187,20 @@ impl TableIterator {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_stored_entry_is_one_cache_line() {
+        // The core boxes the key and this entry together (`repr(C)`, 8-aligned).
+        assert_eq!(size_of::<Blob>(), 24);
+        assert_eq!(size_of::<Value>(), 32);
+        assert_eq!(size_of::<Entry>(), 40);
+        // mimalloc serves 64-byte blocks from pages of their own, each
+        // block on a line of its own.
+        let boxes: Vec<Box<[u64; 8]>> = (0..1000).map(|i| Box::new([i; 8])).collect();
+        let aligned = boxes.iter().filter(|b| (&***b as *const [u64; 8] as usize) % 64 == 0).count();
+        assert_eq!(aligned, boxes.len());
+    }
+
     use super::*;
 
     fn key(s: &str) -> Key {

@@ -24,8 +24,10 @@ use std::sync::Arc;
 use crate::codec::{copy_short, INT};
 use crate::gil::Serial;
 
-/// Bytes kept inline (an int or a float takes 9, a str of `n` ASCII chars `n + 2`).
-pub const INLINE: usize = 24;
+/// Bytes kept inline (an int or a float takes 9, a str of `n` ASCII chars
+/// `n + 2`): two words, so that a [`Value`] is 32 bytes and a table entry
+/// 64 (see `table::Entry`).
+pub const INLINE: usize = 16;
 /// 64-bit words holding the inline bytes.
 const WORDS: usize = INLINE / 8;
 
@@ -241,7 +243,7 @@ impl Value {
         let Value::Inline(c) = self else { return false };
         let Some(s) = c.lock(serial) else { return false };
         let n = n as u64;
-        c.publish(s, [u64::from(INT) | (n << 8), n >> 56, 0], 9);
+        c.publish(s, [u64::from(INT) | (n << 8), n >> 56], 9);
         true
     }
 
@@ -261,7 +263,7 @@ impl Value {
         match sum {
             Some(n) => {
                 let n = n as u64;
-                c.publish(s, [u64::from(INT) | (n << 8), n >> 56, 0], len);
+                c.publish(s, [u64::from(INT) | (n << 8), n >> 56], len);
             }
             // Nothing written: release without a new version.
             None => c.state.store(s, Ordering::Release),
