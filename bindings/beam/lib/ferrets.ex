@@ -136,6 +136,74 @@ defmodule Ferrets do
   @spec all() :: [tab()]
   defdelegate all(), to: :ferrets
 
+  @typedoc "A match specification, as for `:ets.select/2`."
+  @type match_spec() :: [{term(), [term()], [term()]}]
+
+  @typedoc "The continuation of a limited `select/3` or `match/3` walk."
+  @type continuation() :: term()
+
+  @doc "The results of a match specification over every object. See `:ets.select/2`."
+  @spec select(tab(), match_spec()) :: [term()]
+  defdelegate select(tab, match_spec), to: :ferrets
+
+  @doc "At most `limit` results and a continuation. See `:ets.select/3`."
+  @spec select(tab(), match_spec(), pos_integer()) :: {[term()], continuation()} | :"$end_of_table"
+  defdelegate select(tab, match_spec, limit), to: :ferrets
+
+  @doc "The next results of a `select/3` walk. See `:ets.select/1`."
+  @spec select(continuation()) :: {[term()], continuation()} | :"$end_of_table"
+  defdelegate select(continuation), to: :ferrets
+
+  @doc "The same as `select/2` for hash tables. See `:ets.select_reverse/2`."
+  @spec select_reverse(tab(), match_spec()) :: [term()]
+  defdelegate select_reverse(tab, match_spec), to: :ferrets
+
+  @doc "The same as `select/3` for hash tables. See `:ets.select_reverse/3`."
+  @spec select_reverse(tab(), match_spec(), pos_integer()) ::
+          {[term()], continuation()} | :"$end_of_table"
+  defdelegate select_reverse(tab, match_spec, limit), to: :ferrets
+
+  @doc "The same as `select/1` for hash tables. See `:ets.select_reverse/1`."
+  @spec select_reverse(continuation()) :: {[term()], continuation()} | :"$end_of_table"
+  defdelegate select_reverse(continuation), to: :ferrets
+
+  @doc "How many objects the match specification returns `true` for. See `:ets.select_count/2`."
+  @spec select_count(tab(), match_spec()) :: non_neg_integer()
+  defdelegate select_count(tab, match_spec), to: :ferrets
+
+  @doc "Deletes the objects the match specification returns `true` for; how many. See `:ets.select_delete/2`."
+  @spec select_delete(tab(), match_spec()) :: non_neg_integer()
+  defdelegate select_delete(tab, match_spec), to: :ferrets
+
+  @doc "The bindings of the pattern's variables in every match. See `:ets.match/2`."
+  @spec match(tab(), term()) :: [[term()]]
+  defdelegate match(tab, pattern), to: :ferrets
+
+  @doc "At most `limit` matches and a continuation. See `:ets.match/3`."
+  @spec match(tab(), term(), pos_integer()) :: {[[term()]], continuation()} | :"$end_of_table"
+  defdelegate match(tab, pattern, limit), to: :ferrets
+
+  @doc "The next matches of a `match/3` walk. See `:ets.match/1`."
+  @spec match(continuation()) :: {[[term()]], continuation()} | :"$end_of_table"
+  defdelegate match(continuation), to: :ferrets
+
+  @doc "The objects matching a pattern. See `:ets.match_object/2`."
+  @spec match_object(tab(), term()) :: [tuple()]
+  defdelegate match_object(tab, pattern), to: :ferrets
+
+  @doc "At most `limit` matching objects and a continuation. See `:ets.match_object/3`."
+  @spec match_object(tab(), term(), pos_integer()) ::
+          {[tuple()], continuation()} | :"$end_of_table"
+  defdelegate match_object(tab, pattern, limit), to: :ferrets
+
+  @doc "The next objects of a `match_object/3` walk. See `:ets.match_object/1`."
+  @spec match_object(continuation()) :: {[tuple()], continuation()} | :"$end_of_table"
+  defdelegate match_object(continuation), to: :ferrets
+
+  @doc "Deletes the objects matching a pattern. See `:ets.match_delete/2`."
+  @spec match_delete(tab(), term()) :: true
+  defdelegate match_delete(tab, pattern), to: :ferrets
+
   # Offloaded work (see `Ferrets.Async` and `Ferrets.Pool`): like `Task`, a
   # job's reply arrives as `{task.ref, result}`.
 

@@ -5,6 +5,7 @@
 %% everything exported here. Differences: traversal order (`first/1',
 %% `next/2', `tab2list/1', `foldl/3') is ferrets' own hash order;
 %% `ordered_set' is refused with `badarg' (cause `ordered_set_not_supported');
+%% `select_replace/2' is not there yet;
 %% `memory' counts ferrets' own bytes, in words. A `badarg' carries the
 %% same `error_info' explanation as `ets' gives (see `format_error/2'), so
 %% Elixir's `ArgumentError' messages read the same. Work on big tables
@@ -17,7 +18,11 @@
          take/2, delete/1, delete/2, delete_object/2, delete_all_objects/1,
          update_counter/3, update_counter/4, update_element/3,
          first/1, next/2, last/1, prev/2, safe_fixtable/2, tab2list/1, foldl/3, foldr/3,
-         info/1, info/2, whereis/1, rename/2, give_away/3, setopts/2, all/0]).
+         info/1, info/2, whereis/1, rename/2, give_away/3, setopts/2, all/0,
+         select/1, select/2, select/3, select_reverse/1, select_reverse/2,
+         select_reverse/3, select_count/2, select_delete/2,
+         match/1, match/2, match/3, match_object/1, match_object/2, match_object/3,
+         match_delete/2]).
 -export([format_error/2]).
 
 -define(NIF, 'Elixir.Ferrets.Native').
@@ -35,9 +40,30 @@
                      [{error_info, #{module => ?MODULE,
                                      cause => cause(?FUNCTION_NAME, Args)}}])).
 -define(TRY(Call, Args), try Call catch error:badarg -> ?BADARG(Args) end).
+%% `select/1', `match/1', ...: the next results of a walk; `badarg'
+%% ("invalid continuation") for anything but a continuation of a table that
+%% still exists.
+-define(CONTINUE(Cont),
+        case Cont of
+            '$end_of_table' -> '$end_of_table';
+            _ ->
+                case valid_continuation(Cont) of
+                    true -> ?TRY(step(Cont), [Cont]);
+                    false -> ?BADARG([Cont])
+                end
+        end).
 
 -type tab() :: atom() | reference().
 -export_type([tab/0]).
+
+%% Keys per chunk of a whole-table `select'/`match' walk: bounds the terms
+%% one NIF call builds and what the walk holds at once.
+-define(WALK_KEYS, 1000).
+
+%% A `select/3' (`match/3', `match_object/3') continuation: where the walk
+%% goes on (`[]': the start, `{LastKey}', or `` '$end_of_table' ''), and
+%% results found but not returned yet (a chunk can match more than `Limit').
+-record(ferrets_select, {tab, cms, limit, next, pending}).
 
 %% Items of info/1, in the order ets:info/1 lists them.
 -define(INFO_ITEMS, [id, decentralized_counters, read_concurrency, write_concurrency,
@@ -215,6 +241,203 @@ setopts(Tab, Opts) -> ?TRY(?NIF:setopts(Tab, Opts), [Tab, Opts]).
 %% @doc Every ferrets table, like `ets:all/0' (names for named tables).
 all() -> ?NIF:all().
 
+%% --- Match specifications: select, match ---
+%%
+%% Evaluated by `ets''s own match specification engine
+%% (`ets:match_spec_run/2') over the objects, so every pattern, guard and
+%% body means what it means for `ets'. A specification whose every clause
+%% binds the key to a ground term reads just those keys; any other walks the
+%% table a chunk at a time (`?WALK_KEYS' keys per NIF call, on a dirty
+%% scheduler when a normal one would take too long).
+
+%% @doc The results of `MatchSpec' over every object, like `ets:select/2'.
+select(Tab, MatchSpec) -> ?TRY(results(Tab, MatchSpec), [Tab, MatchSpec]).
+
+%% @doc At most `Limit' results and a continuation, like `ets:select/3'.
+select(Tab, MatchSpec, Limit) ->
+    ?TRY(first_step(Tab, MatchSpec, Limit), [Tab, MatchSpec, Limit]).
+
+%% @doc The next results of a `select/3' walk, like `ets:select/1'.
+select(Cont) -> ?CONTINUE(Cont).
+
+%% @doc The same as `select/2' (hash tables have no order to reverse), as
+%% `ets:select_reverse/2' is for them.
+select_reverse(Tab, MatchSpec) -> ?TRY(results(Tab, MatchSpec), [Tab, MatchSpec]).
+
+%% @doc The same as `select/3', as `ets:select_reverse/3' is for hash tables.
+select_reverse(Tab, MatchSpec, Limit) ->
+    ?TRY(first_step(Tab, MatchSpec, Limit), [Tab, MatchSpec, Limit]).
+
+%% @doc The same as `select/1', as `ets:select_reverse/1' is for hash tables.
+select_reverse(Cont) -> ?CONTINUE(Cont).
+
+%% @doc How many objects `MatchSpec' returns `true' for, like `ets:select_count/2'.
+select_count(Tab, MatchSpec) ->
+    ?TRY(fold_matches(fun(Rs, N) -> N + length([R || R <- Rs, R =:= true]) end, 0, Tab, MatchSpec),
+         [Tab, MatchSpec]).
+
+%% @doc Deletes the objects `MatchSpec' returns `true' for and counts them,
+%% like `ets:select_delete/2'. Each is deleted only if it is still the object
+%% that matched (`delete_object/2'); the count is of the objects deleted.
+select_delete(Tab, MatchSpec) -> ?TRY(delete_matching(Tab, MatchSpec), [Tab, MatchSpec]).
+
+%% @doc `[[Binding]]' of the pattern's variables, like `ets:match/2'.
+match(Tab, Pattern) -> ?TRY(results(Tab, [{Pattern, [], ['$$']}]), [Tab, Pattern]).
+
+%% @doc Like `match/2' with a limit and a continuation, like `ets:match/3'.
+match(Tab, Pattern, Limit) ->
+    ?TRY(first_step(Tab, [{Pattern, [], ['$$']}], Limit), [Tab, Pattern, Limit]).
+
+%% @doc The next results of a `match/3' walk, like `ets:match/1'.
+match(Cont) -> ?CONTINUE(Cont).
+
+%% @doc The objects matching `Pattern', like `ets:match_object/2'.
+match_object(Tab, Pattern) -> ?TRY(results(Tab, [{Pattern, [], ['$_']}]), [Tab, Pattern]).
+
+%% @doc Like `match_object/2' with a limit and a continuation, like `ets:match_object/3'.
+match_object(Tab, Pattern, Limit) ->
+    ?TRY(first_step(Tab, [{Pattern, [], ['$_']}], Limit), [Tab, Pattern, Limit]).
+
+%% @doc The next results of a `match_object/3' walk, like `ets:match_object/1'.
+match_object(Cont) -> ?CONTINUE(Cont).
+
+%% @doc Deletes the objects matching `Pattern', like `ets:match_delete/2'.
+match_delete(Tab, Pattern) ->
+    ?TRY(begin
+             _ = delete_matching(Tab, [{Pattern, [], [true]}]),
+             true
+         end, [Tab, Pattern]).
+
+%% Every result of `MatchSpec' (raises a bare `badarg' as `ets' would).
+results(Tab, MatchSpec) ->
+    lists:append(lists:reverse(fold_matches(fun(Rs, Acc) -> [Rs | Acc] end, [], Tab, MatchSpec))).
+
+%% The first results of a limited walk (all found at once when the
+%% specification binds every key: they are few).
+first_step(Tab, MatchSpec, Limit) ->
+    CMS = compile_ms(MatchSpec),
+    (is_integer(Limit) andalso Limit >= 1) orelse error(badarg),
+    C = #ferrets_select{tab = Tab, cms = CMS, limit = Limit, next = [], pending = []},
+    case bound_keys(MatchSpec, ?NIF:info(Tab, keypos)) of
+        all -> step(C);
+        Keys -> step(C#ferrets_select{next = '$end_of_table', pending = run_ms(lookup_all(Tab, Keys), CMS)})
+    end.
+
+%% `ets:match_spec_compile/1', but `[]' (which `ets:select/2' takes and
+%% matches nothing with, and the compiler refuses) is `none'. A `-0.0' in a
+%% head is `0.0', as it is in every stored key and object.
+compile_ms([]) -> none;
+compile_ms(MatchSpec) -> ets:match_spec_compile(positive_zero_heads(MatchSpec)).
+
+%% Anything but a list of clauses is left to the compiler to refuse.
+positive_zero_heads([{H, G, B} | T]) -> [{positive_zero(H), G, B} | positive_zero_heads(T)];
+positive_zero_heads(Other) -> Other.
+
+positive_zero(F) when is_float(F), F == 0 -> 0.0;
+positive_zero([H | T]) -> [positive_zero(H) | positive_zero(T)];
+positive_zero(T) when is_tuple(T) -> list_to_tuple(positive_zero(tuple_to_list(T)));
+positive_zero(M) when is_map(M) -> maps:from_list(positive_zero(maps:to_list(M)));
+positive_zero(X) -> X.
+
+lookup_all(Tab, Keys) -> lists:append([?NIF:lookup(Tab, K) || K <- Keys]).
+
+run_ms(_, none) -> [];
+run_ms(Objects, CMS) -> ets:match_spec_run(Objects, CMS).
+
+%% Folds `Fun(Results, Acc)' over the results of `MatchSpec', a chunk of
+%% objects at a time (only the keys it names when it binds every key).
+fold_matches(Fun, Acc, Tab, MatchSpec) ->
+    CMS = compile_ms(MatchSpec),
+    fold_candidates(fun(Objs, A) -> Fun(run_ms(Objs, CMS), A) end, Acc, Tab, MatchSpec).
+
+%% Deletes the objects `MatchSpec' returns `true' for; how many.
+delete_matching(Tab, MatchSpec) ->
+    CMS = compile_ms(MatchSpec),
+    %% Write access is checked up front, as `ets' does, even when nothing
+    %% matches: deleting a key no table can hold changes nothing.
+    true = ?NIF:delete_key(Tab, make_ref()),
+    Delete = fun(O, N) ->
+                     case run_ms([O], CMS) of
+                         [true] -> N + ?NIF:delete_object_count(Tab, O);
+                         _ -> N
+                     end
+             end,
+    fold_candidates(fun(Objs, N) -> lists:foldl(Delete, N, Objs) end, 0, Tab, MatchSpec).
+
+%% Folds `Fun(Objects, Acc)' over the objects `MatchSpec' may match: those
+%% of the keys it binds, or the whole table.
+fold_candidates(Fun, Acc, Tab, MatchSpec) ->
+    case bound_keys(MatchSpec, ?NIF:info(Tab, keypos)) of
+        all -> fold_chunks(Fun, Acc, Tab, []);
+        Keys -> Fun(lookup_all(Tab, Keys), Acc)
+    end.
+
+%% Folds `Fun(Objects, Acc)' over the table, a chunk of keys at a time.
+fold_chunks(Fun, Acc, Tab, After) ->
+    case chunk(Tab, After, ?WALK_KEYS) of
+        {Objs, '$end_of_table'} -> Fun(Objs, Acc);
+        {Objs, Next} -> fold_chunks(Fun, Fun(Objs, Acc), Tab, Next)
+    end.
+
+chunk(Tab, After, N) ->
+    case ?NIF:chunk(Tab, After, N) of
+        too_big -> ?NIF:chunk_dirty(Tab, After, N);
+        R -> R
+    end.
+
+%% The next results of a `select/3' walk: `{Results, Cont}' or
+%% `` '$end_of_table' ''.
+step(#ferrets_select{pending = P, limit = L} = C) when length(P) >= L ->
+    {Take, Rest} = lists:split(L, P),
+    {Take, C#ferrets_select{pending = Rest}};
+step(#ferrets_select{next = '$end_of_table', pending = []}) ->
+    '$end_of_table';
+step(#ferrets_select{next = '$end_of_table', pending = P} = C) ->
+    {P, C#ferrets_select{pending = []}};
+step(#ferrets_select{tab = Tab, cms = CMS, limit = L, next = Next, pending = P} = C) ->
+    {Objs, After} = chunk(Tab, Next, L),
+    step(C#ferrets_select{next = After, pending = P ++ run_ms(Objs, CMS)}).
+
+%% Whether a `select/1' (`match/1', ...) argument is a continuation.
+valid_continuation(#ferrets_select{cms = CMS, limit = L, next = N, pending = P}) ->
+    is_integer(L) andalso L >= 1 andalso is_list(P) andalso (CMS =:= none orelse ets:is_compiled_ms(CMS))
+        andalso (N =:= [] orelse N =:= '$end_of_table'
+                 orelse (is_tuple(N) andalso tuple_size(N) =:= 1));
+valid_continuation(_) ->
+    false.
+
+%% The keys a match specification can match when every clause's head is a
+%% tuple whose key element is ground (no `_' or `$N' inside), without
+%% duplicates (as `=:=' tells: `1' and `1.0' are two keys); `all' otherwise.
+bound_keys(MatchSpec, KeyPos) ->
+    try
+        maps:keys(maps:from_list([{head_key(Head, KeyPos), []} || {Head, _, _} <- MatchSpec]))
+    catch
+        throw:all -> all
+    end.
+
+head_key(Head, KeyPos) when is_tuple(Head), tuple_size(Head) >= KeyPos ->
+    Key = element(KeyPos, Head),
+    case ground(Key) of
+        true -> Key;
+        false -> throw(all)
+    end;
+head_key(_, _) ->
+    throw(all).
+
+ground(A) when is_atom(A) -> not match_variable(A);
+ground([H | T]) -> ground(H) andalso ground(T);
+ground(T) when is_tuple(T) -> ground(tuple_to_list(T));
+ground(M) when is_map(M) -> ground(maps:to_list(M));
+ground(_) -> true.
+
+match_variable('_') -> true;
+match_variable(A) ->
+    case atom_to_list(A) of
+        [$$ | Digits] when Digits =/= [] -> lists:all(fun(C) -> C >= $0 andalso C =< $9 end, Digits);
+        _ -> false
+    end.
+
 %% --- Error info: why a call raised `badarg', worded as `ets' words it ---
 
 %% The cause of a `badarg', computed in the calling process right after the
@@ -232,6 +455,8 @@ cause(update_counter, [Tab, _Key, _Op, Default]) when not is_tuple(Default) ->
         table_type -> none;
         Cause -> Cause
     end;
+cause(F, [_Cont]) when F =:= select; F =:= select_reverse; F =:= match; F =:= match_object ->
+    continuation;
 cause(F, [Tab | Rest]) ->
     case table_cause(F, Tab) of
         none ->
@@ -280,7 +505,8 @@ access_cause(F, Tab, Mine) ->
 
 writes(F) ->
     lists:member(F, [insert, insert_new, delete, delete_object, delete_all_objects, take,
-                     update_counter, update_element, rename, setopts, give_away]).
+                     update_counter, update_element, rename, setopts, give_away,
+                     select_delete, match_delete]).
 
 kind_cause(update_counter, Tab) ->
     case ?NIF:info(Tab, type) of
@@ -384,6 +610,8 @@ explain(new, _, name_exists) -> [<<"table name already exists">>];
 explain(new, _, _) -> [<<>>, msg(bad_options)];
 explain(whereis, _, _) ->
     [msg(bad_table_name)];
+explain(_, [_Cont], continuation) ->
+    [<<"invalid continuation">>];
 explain(F, [_Tab | Rest] = Args, Cause) ->
     explain(F, Rest, Cause, tab_msg(Args, Cause)).
 
@@ -455,8 +683,37 @@ explain(update_element, [_Key, Spec], Cause, TabMsg) ->
                  {false, _} -> [<<"is not a valid element specification">>]
              end
      end];
+explain(F, [MatchSpec], _, TabMsg)
+  when F =:= select; F =:= select_reverse; F =:= select_count; F =:= select_delete ->
+    case {TabMsg, match_spec(MatchSpec)} of
+        {<<>>, false} -> [<<>>, <<"not a valid match specification">>];
+        _ -> [TabMsg]
+    end;
+explain(F, [MatchSpec, Limit], _, TabMsg) when F =:= select; F =:= select_reverse ->
+    [TabMsg,
+     case match_spec(MatchSpec) of
+         true -> <<>>;
+         false -> <<"not a valid match specification">>
+     end,
+     limit_msg(Limit)];
+explain(F, [_Pattern, Limit], _, TabMsg) when F =:= match; F =:= match_object ->
+    [TabMsg, <<>>, limit_msg(Limit)];
 explain(_, _, _, TabMsg) ->
     [TabMsg].
+
+%% Whether `ets' takes `Term' as a match specification, as its error
+%% formatter judges it (which refuses `[]').
+match_spec(Term) ->
+    ets:is_compiled_ms(Term) orelse
+        try ets:match_spec_compile(Term) of
+            _ -> true
+        catch
+            error:badarg -> false
+        end.
+
+limit_msg(Limit) when not is_integer(Limit) -> <<"not an integer">>;
+limit_msg(Limit) when Limit < 1 -> <<"out of range">>;
+limit_msg(_) -> <<>>.
 
 or_else(<<>>, Default) -> [<<>>, msg(Default)];
 or_else(TabMsg, _) -> [TabMsg].

@@ -382,4 +382,109 @@ defmodule FerretsCompatTest do
     :ferrets.delete(t)
     refute t in :ferrets.all()
   end
+
+  test "select and match: errors explained as ets explains them, access from other processes" do
+    ms = [{{:"$1", :_}, [], [:"$1"]}]
+
+    calls = [
+      fn m, t -> m.select(t, :bad) end,
+      fn m, _t -> m.select(:compat_no_such_table, :bad) end,
+      fn m, t -> m.select(t, :bad, :x) end,
+      fn m, t -> m.select(t, ms, 0) end,
+      fn m, _t -> m.select(:compat_no_such_table, [], :x) end,
+      fn m, t -> m.select_reverse(t, :bad, 0) end,
+      fn m, t -> m.select_count(t, [{:_}]) end,
+      fn m, t -> m.select_delete(t, :bad) end,
+      fn m, _t -> m.select_delete(:compat_no_such_table, :bad) end,
+      fn m, t -> m.match(t, {:"$1", :_}, :x) end,
+      fn m, _t -> m.match_object(:compat_no_such_table, :_, 0) end,
+      fn m, _t -> m.match_object(:compat_no_such_table, :_) end,
+      fn m, _t -> m.match_delete(:compat_no_such_table, :_) end,
+      fn m, _t -> m.select({:not, :a, :continuation}) end,
+      fn m, _t -> m.match(:bad) end,
+      fn m, _t -> m.match_object(:bad) end,
+      fn m, _t -> m.select_reverse(:bad) end,
+      fn m, _t -> m.select(:"$end_of_table") end,
+      fn m, t -> m.select(t, []) end,
+      fn m, t -> m.select(t, [], 3) end,
+      fn m, t -> m.select_count(t, []) end,
+      # A continuation of a table deleted since.
+      fn m, t ->
+        {_, cont} = m.select(t, ms, 1)
+        m.delete(t)
+        m.select(cont)
+      end
+    ]
+
+    for call <- calls do
+      assert_same(fn m ->
+        t = m.new(:t, [:public])
+        m.insert(t, [{1, :a}, {2, :b}, {3, :c}])
+        capture(fn -> call.(m, t) end)
+      end)
+    end
+
+    # Deleting by match specification writes: another process may not on a
+    # protected table, even when nothing matches; reading is allowed. On a
+    # private table another process may not even read.
+    for {protection, call} <- [
+          {:protected, fn m, t -> m.select_delete(t, [{{9, :_}, [], [true]}]) end},
+          {:protected, fn m, t -> m.match_delete(t, {9, :_}) end},
+          {:protected, fn m, t -> Enum.sort(m.select(t, ms)) end},
+          {:protected, fn m, t -> m.select_count(t, [{{:_, :a}, [], [true]}]) end},
+          {:private, fn m, t -> m.select(t, ms) end},
+          {:private, fn m, t -> m.match_object(t, {1, :_}) end},
+          {:private, fn m, t -> m.select(t, ms, 1) end}
+        ] do
+      assert_same(fn m ->
+        t = m.new(:t, [protection])
+        m.insert(t, [{1, :a}, {2, :b}, {3, :c}])
+        other(fn -> call.(m, t) end)
+      end)
+    end
+  end
+
+  test "select_delete counts what it deleted; a bound key reads only that key" do
+    for type <- [:set, :bag, :duplicate_bag] do
+      assert_same(fn m ->
+        t = m.new(:t, [type])
+        m.insert(t, [{1, :a}, {1, :a}, {1, :b}, {2, :a}, {3, :c}])
+        n = m.select_delete(t, [{{:_, :a}, [], [true]}])
+        {n, Enum.sort(m.tab2list(t)), m.select(t, [{{3, :"$1"}, [], [:"$1"]}]),
+         m.select(t, [{{3, :"$1"}, [], [:"$1"]}, {{1, :"$1"}, [], [:"$1"]}]) |> Enum.sort()}
+      end)
+    end
+  end
+
+  test "select/3 walks a big table in chunks of at most the limit, each result once" do
+    t = :ferrets.new(:compat_walk, [:public])
+    :ferrets.insert(t, for(i <- 1..20_000, do: {i, rem(i, 3)}))
+    ms = [{{:"$1", 0}, [], [:"$1"]}]
+
+    chunks =
+      Stream.unfold(:ferrets.select(t, ms, 250), fn
+        :"$end_of_table" -> nil
+        {chunk, cont} -> {chunk, :ferrets.select(cont)}
+      end)
+      |> Enum.to_list()
+
+    assert Enum.all?(chunks, &(length(&1) <= 250))
+    assert Enum.sort(Enum.concat(chunks)) == Enum.filter(1..20_000, &(rem(&1, 3) == 0))
+    # Keys deleted and added between chunks never make a key come twice.
+    {first, cont} = :ferrets.select(t, [{{:"$1", :_}, [], [:"$1"]}], 1000)
+    Enum.each(first, &:ferrets.delete(t, &1))
+    :ferrets.insert(t, for(i <- 30_001..31_000, do: {i, 0}))
+
+    rest =
+      Stream.unfold(:ferrets.select(cont), fn
+        :"$end_of_table" -> nil
+        {chunk, c} -> {chunk, :ferrets.select(c)}
+      end)
+      |> Enum.concat()
+
+    seen = first ++ rest
+    assert length(seen) == length(Enum.uniq(seen))
+    assert MapSet.subset?(MapSet.new(1..20_000), MapSet.new(seen))
+    assert :ferrets.select_count(t, [{{:_, 0}, [], [true]}]) == 6_666 - Enum.count(first, &(rem(&1, 3) == 0)) + 1_000
+  end
 end

@@ -265,7 +265,7 @@ defmodule FerretsOwnershipTest do
     assert [{:c, ^adds, _}] = :ferrets.lookup(t, :c)
   end
 
-  test "big tab2list, foldl and delete_all_objects run dirty: schedulers stay responsive" do
+  test "big tab2list, foldl, select and delete_all_objects never block a scheduler" do
     t = :ferrets.new(:big, [:public])
     n = 300_000
     # Long lists go to the dirty insert (the normal one would take >1 ms).
@@ -287,6 +287,14 @@ defmodule FerretsOwnershipTest do
     assert length(:ferrets.tab2list(t)) == n
     assert :ferrets.foldl(fn {_, v}, acc -> acc + v end, 0, t) == div(n * (n + 1), 2)
     assert :ferrets.first(t) != :"$end_of_table"
+    # select walks the table in chunks, each a bounded normal-scheduler call
+    # (about a thousand keys, one scan step past it at most).
+    assert {objs, {_last}} = Ferrets.Native.chunk(t, [], 100_000)
+    assert length(objs) in 1_000..1_200
+    assert :ferrets.select_count(t, [{{:_, :"$1"}, [{:"=<", :"$1", 1_000}], [true]}]) == 1_000
+    assert length(:ferrets.select(t, [{{:"$1", :_}, [], [:"$1"]}])) == n
+    assert :ferrets.select_delete(t, [{{:_, :"$1"}, [{:>, :"$1", n - 1_000}], [true]}]) == 1_000
+    assert :ferrets.info(t, :size) == n - 1_000
     assert :ferrets.delete_all_objects(t)
     send(ticker, :stop)
     assert_receive {:max_gap, gap}, 5_000

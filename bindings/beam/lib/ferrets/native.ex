@@ -37,6 +37,8 @@ defmodule Ferrets.Native do
   @doc false
   def delete_object(_tab, _object), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
+  def delete_object_count(_tab, _object), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
   def delete_table(_tab), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
   def delete_all_objects(_tab), do: :erlang.nif_error(:nif_not_loaded)
@@ -60,6 +62,10 @@ defmodule Ferrets.Native do
   def tab2list(_tab), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
   def tab2list_dirty(_tab), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def chunk(_tab, _after, _n), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def chunk_dirty(_tab, _after, _n), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
   def safe_fixtable(_tab, _fix, _mono, _stamp), do: :erlang.nif_error(:nif_not_loaded)
   @doc false

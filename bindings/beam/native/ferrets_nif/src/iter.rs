@@ -1,4 +1,5 @@
-//! Traversal: `first/1`, `next/2` and `tab2list/1`.
+//! Traversal: `first/1`, `next/2`, `tab2list/1`, and the chunks that
+//! `select`/`match` walk the table in.
 //!
 //! `first/1` and `next/2` walk the keys in the core table's traversal
 //! order: by [`Cursor`] (the partition and hash position of the key, fixed
@@ -13,15 +14,16 @@
 //! under way; it answers `too_big` instead, and the caller repeats the call
 //! on a dirty scheduler, which has no bound.
 
-use ferrets_core::{Cursor, Scan};
+use ferrets_core::{Cursor, HeapSize, Scan};
 use rustler::sys::{enif_make_list_from_array, ErlNifTerm};
+use rustler::types::tuple::get_tuple;
 use rustler::{Encoder, Env, Error, NifResult, Term};
 
 use crate::atoms;
 use crate::codec;
 use crate::key::Key;
 use crate::lean::lean_nif;
-use crate::objects::with_key;
+use crate::objects::{with_key, Entry};
 use crate::ops::{objects_list, term, DIRTY_ABOVE};
 use crate::table::{resolve, Access, TableResource};
 
@@ -152,4 +154,95 @@ fn tab2list<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
 #[rustler::nif(schedule = "DirtyCpu")]
 fn tab2list_dirty<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
     crate::batch::blocking(|| tab2list_impl(env, tab, true))
+}
+
+/// Keys a chunk asks for at most: bounds the terms one call builds.
+const CHUNK_KEYS_MAX: usize = 10_000;
+
+/// What a normal scheduler's chunk stops after: this many keys, or objects
+/// holding this many bytes of their own (decoding them is the cost), so
+/// that it returns well within a millisecond.
+const CHUNK_KEYS_ON_NORMAL: usize = 1_000;
+const CHUNK_BYTES_ON_NORMAL: usize = 256 * 1024;
+
+/// `chunk(Tab, After, N)` on either kind of scheduler: the objects of the
+/// keys that follow `After` (`[]`: from the start; `{Key}`: after `Key`,
+/// present or not) in traversal order, at least `N` keys' worth unless the
+/// table ends first (a normal scheduler may return fewer: it reads at most
+/// [`GROUPS_ON_NORMAL`] groups, [`CHUNK_KEYS_ON_NORMAL`] keys or
+/// [`CHUNK_BYTES_ON_NORMAL`] object bytes, and helps no resize), as `{Objects, Next}`:
+/// `Next` is `{LastKey}` to go on from, or `'$end_of_table'`. `too_big`
+/// when a normal scheduler found nothing within its budget.
+fn chunk_impl<'a>(
+    env: Env<'a>,
+    tab: Term<'a>,
+    after: Term<'a>,
+    n: Term<'a>,
+    dirty: bool,
+) -> NifResult<Term<'a>> {
+    let t = resolve(env, tab, Access::Read)?;
+    let want = n.decode::<usize>()?.clamp(1, if dirty { CHUNK_KEYS_MAX } else { CHUNK_KEYS_ON_NORMAL });
+    let start: Option<(Cursor, Key)> = if after.is_empty_list() {
+        None
+    } else {
+        match get_tuple(after)?.as_slice() {
+            [key] => {
+                let k = with_key(env.as_c_arg(), key.as_c_arg(), Key::new).map_err(|()| Error::BadArg)?;
+                Some((t.table.cursor_of(k.bytes()), k))
+            }
+            _ => return Err(Error::BadArg),
+        }
+    };
+    let after = start.as_ref().map(|(c, k)| (*c, k.bytes()));
+    let mut from = after.map_or(Cursor::START, |(c, _)| c);
+    let mut budget = if dirty { usize::MAX } else { GROUPS_ON_NORMAL };
+    let mut got: Vec<(Cursor, Key, Entry)> = Vec::new();
+    let mut bytes = 0;
+    let ended = loop {
+        let mut batch = Vec::new();
+        let scan = t.table.scan(from, STEP, dirty, |c, k, e| {
+            if after.is_none_or(|(c0, k0)| (c, k.bytes()) > (c0, k0)) {
+                batch.push((c, k.clone(), e.clone()));
+            }
+        });
+        // A scan covers every key whose cursor is in its range, and later
+        // scans greater cursors only: sorted batches make a sorted walk.
+        batch.sort_unstable_by(|(c1, k1, _), (c2, k2, _)| (c1, k1.bytes()).cmp(&(c2, k2.bytes())));
+        bytes += batch.iter().map(|(_, _, e)| e.heap_size()).sum::<usize>();
+        got.append(&mut batch);
+        match scan {
+            Scan::End => break true,
+            Scan::Busy => break false,
+            Scan::More(to) => from = to,
+        }
+        budget = budget.saturating_sub(STEP);
+        if got.len() >= want || budget == 0 || (!dirty && bytes > CHUNK_BYTES_ON_NORMAL) {
+            break false;
+        }
+    };
+    let raw = env.as_c_arg();
+    let next = match got.last() {
+        _ if ended => atoms::end_of_table().encode(env),
+        Some((_, k, _)) => (term(env, codec::decode(raw, k.bytes(), &[]).0),).encode(env),
+        None => return Ok(atoms::too_big().encode(env)),
+    };
+    // SAFETY: `[]` is built in this call's environment.
+    let mut list: ErlNifTerm = unsafe { enif_make_list_from_array(raw, std::ptr::null(), 0) };
+    for (_, _, e) in got.iter().rev() {
+        list = objects_list(raw, e.objects(), list);
+    }
+    Ok((term(env, list), next).encode(env))
+}
+
+lean_nif!("chunk" => chunk, 0, 1, 2);
+
+/// `chunk(Tab, After, N)`; `too_big` asks for [`chunk_dirty`].
+fn chunk<'a>(env: Env<'a>, tab: Term<'a>, after: Term<'a>, n: Term<'a>) -> NifResult<Term<'a>> {
+    chunk_impl(env, tab, after, n, false)
+}
+
+/// `chunk(Tab, After, N)` on a dirty CPU scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn chunk_dirty<'a>(env: Env<'a>, tab: Term<'a>, after: Term<'a>, n: Term<'a>) -> NifResult<Term<'a>> {
+    crate::batch::blocking(|| chunk_impl(env, tab, after, n, true))
 }

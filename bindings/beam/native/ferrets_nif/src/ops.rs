@@ -265,33 +265,47 @@ lean_nif!("delete_object" => delete_object, 0, 1);
 
 /// `delete_object(Tab, Object)`: removes every copy of exactly `Object`.
 fn delete_object<'a>(env: Env<'a>, tab: Term<'a>, object: Term<'a>) -> NifResult<bool> {
+    remove_object(env, tab, object).map(|_| true)
+}
+
+lean_nif!("delete_object_count" => delete_object_count, 0, 1);
+
+/// `delete_object/2` that answers how many objects it removed (for
+/// `select_delete/2`, which counts what it deleted).
+fn delete_object_count<'a>(env: Env<'a>, tab: Term<'a>, object: Term<'a>) -> NifResult<usize> {
+    remove_object(env, tab, object)
+}
+
+/// Removes every copy of exactly `object`; how many there were.
+fn remove_object<'a>(env: Env<'a>, tab: Term<'a>, object: Term<'a>) -> NifResult<usize> {
     let t = resolve(env, tab, Access::Write)?;
     let (k, obj) = encode_object(env.as_c_arg(), object.as_c_arg(), t.keypos).map_err(|()| Error::BadArg)?;
-    let removed = t.table.compute(k, |old| match old {
-        None => Compute::Keep(0),
+    // (change of the objects beyond one per key, objects removed)
+    let (extra, removed) = t.table.compute(k, |old| match old {
+        None => Compute::Keep((0, 0)),
         Some(e) if t.kind == Kind::Set => {
-            let Some(o) = e.single() else { return Compute::Keep(0) };
+            let Some(o) = e.single() else { return Compute::Keep((0, 0)) };
             o.seal();
             if o.same(&obj) {
-                Compute::Remove(0)
+                Compute::Remove((0, 1))
             } else {
-                Compute::Keep(0)
+                Compute::Keep((0, 0))
             }
         }
-        Some(e) if !e.objects().iter().any(|o| o.same(&obj)) => Compute::Keep(0),
+        Some(e) if !e.objects().iter().any(|o| o.same(&obj)) => Compute::Keep((0, 0)),
         Some(e) => {
             let before = e.objects().len() as isize;
             match Entry::from_vec(e.objects().iter().filter(|o| !o.same(&obj)).cloned().collect()) {
                 Some(rest) => {
-                    let after = rest.objects().len() as isize;
-                    Compute::Insert(rest, before - after)
+                    let gone = before - rest.objects().len() as isize;
+                    Compute::Insert(rest, (gone, gone))
                 }
-                None => Compute::Remove(before - 1),
+                None => Compute::Remove((before - 1, before)),
             }
         }
     });
-    t.add_extra(-removed);
-    Ok(true)
+    t.add_extra(-extra);
+    Ok(removed as usize)
 }
 
 lean_nif!("delete_table" => delete_table, 0);
