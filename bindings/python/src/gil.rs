@@ -8,7 +8,9 @@
 //! cache of the Python objects its reads returned (see `cache`), and
 //! lookups share one reader section slot ([`Serial::pinned`]). A
 //! [`Serial`] token is the proof all three ask for; it only exists when the
-//! interpreter has a GIL and the thread is attached.
+//! interpreter has a GIL and the thread is attached. One GIL serialises
+//! every caller: pyo3 refuses to import the module into a subinterpreter
+//! (which could have a GIL of its own).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
