@@ -318,9 +318,9 @@ first_step(Tab, MatchSpec, Limit) ->
     CMS = compile_ms(MatchSpec),
     (is_integer(Limit) andalso Limit >= 1) orelse error(badarg),
     C = #ferrets_select{tab = Tab, cms = CMS, limit = Limit, next = [], pending = []},
-    case bound_keys(MatchSpec, ?NIF:info(Tab, keypos)) of
+    case bound_objects(Tab, MatchSpec) of
         all -> step(C);
-        Keys -> step(C#ferrets_select{next = '$end_of_table', pending = run_ms(lookup_all(Tab, Keys), CMS)})
+        Objs -> step(C#ferrets_select{next = '$end_of_table', pending = run_ms(Objs, CMS)})
     end.
 
 %% `ets:match_spec_compile/1', but `[]' (which `ets:select/2' takes and
@@ -338,8 +338,6 @@ positive_zero([H | T]) -> [positive_zero(H) | positive_zero(T)];
 positive_zero(T) when is_tuple(T) -> list_to_tuple(positive_zero(tuple_to_list(T)));
 positive_zero(M) when is_map(M) -> maps:from_list(positive_zero(maps:to_list(M)));
 positive_zero(X) -> X.
-
-lookup_all(Tab, Keys) -> lists:append([?NIF:lookup(Tab, K) || K <- Keys]).
 
 run_ms(_, none) -> [];
 run_ms(Objects, CMS) -> ets:match_spec_run(Objects, CMS).
@@ -367,9 +365,16 @@ delete_matching(Tab, MatchSpec) ->
 %% Folds `Fun(Objects, Acc)' over the objects `MatchSpec' may match: those
 %% of the keys it binds, or the whole table.
 fold_candidates(Fun, Acc, Tab, MatchSpec) ->
-    case bound_keys(MatchSpec, ?NIF:info(Tab, keypos)) of
+    case bound_objects(Tab, MatchSpec) of
         all -> fold_chunks(Fun, Acc, Tab, []);
-        Keys -> Fun(lookup_all(Tab, Keys), Acc)
+        Objs -> Fun(Objs, Acc)
+    end.
+
+%% The objects of the keys `MatchSpec' binds (see `bound_keys/2'), or `all'.
+bound_objects(Tab, MatchSpec) ->
+    case bound_keys(MatchSpec, ?NIF:info(Tab, keypos)) of
+        all -> all;
+        Keys -> lists:append([?NIF:lookup(Tab, K) || K <- Keys])
     end.
 
 %% Folds `Fun(Objects, Acc)' over the table, a chunk of keys at a time.
