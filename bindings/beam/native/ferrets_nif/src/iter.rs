@@ -23,7 +23,7 @@ use crate::atoms;
 use crate::codec;
 use crate::key::Key;
 use crate::lean::lean_nif;
-use crate::objects::{with_key, Entry};
+use crate::objects::{key_of, with_key, Entry};
 use crate::ops::{objects_list, term, DIRTY_ABOVE};
 use crate::table::{resolve, Access, TableResource};
 
@@ -187,7 +187,7 @@ fn chunk_impl<'a>(
     } else {
         match get_tuple(after)?.as_slice() {
             [key] => {
-                let k = with_key(env.as_c_arg(), key.as_c_arg(), Key::new).map_err(|()| Error::BadArg)?;
+                let k = key_of(env.as_c_arg(), key.as_c_arg()).map_err(|()| Error::BadArg)?;
                 Some((t.table.cursor_of(k.bytes()), k))
             }
             _ => return Err(Error::BadArg),
