@@ -48,7 +48,13 @@
             '$end_of_table' -> '$end_of_table';
             _ ->
                 case valid_continuation(Cont) of
-                    true -> ?TRY(step(Cont), [Cont]);
+                    true -> ?TRY(begin
+                                     %% The table must still be there and
+                                     %% readable, as for ets, even when the
+                                     %% results are already at hand.
+                                     false = ?NIF:member(element(#ferrets_select.tab, Cont), make_ref()),
+                                     step(Cont)
+                                 end, [Cont]);
                     false -> ?BADARG([Cont])
                 end
         end).
@@ -61,9 +67,11 @@
 -define(WALK_KEYS, 1000).
 
 %% A `select/3' (`match/3', `match_object/3') continuation: where the walk
-%% goes on (`[]': the start, `{LastKey}', or `` '$end_of_table' ''), and
-%% results found but not returned yet (a chunk can match more than `Limit').
--record(ferrets_select, {tab, cms, limit, next, pending}).
+%% goes on (`[]': the start, a `{Partition, Position}' cursor of the chunk
+%% NIF, or `` '$end_of_table' ''), and results found but not returned yet (a
+%% chunk can match more than `Limit').
+%% `filter' is what the chunk NIF checks on stored objects (`prefilter/1').
+-record(ferrets_select, {tab, cms, filter, limit, next, pending}).
 
 %% Items of info/1, in the order ets:info/1 lists them.
 -define(INFO_ITEMS, [id, decentralized_counters, read_concurrency, write_concurrency,
@@ -317,7 +325,8 @@ results(Tab, MatchSpec) ->
 first_step(Tab, MatchSpec, Limit) ->
     CMS = compile_ms(MatchSpec),
     (is_integer(Limit) andalso Limit >= 1) orelse error(badarg),
-    C = #ferrets_select{tab = Tab, cms = CMS, limit = Limit, next = [], pending = []},
+    C = #ferrets_select{tab = Tab, cms = CMS, filter = prefilter(MatchSpec), limit = Limit,
+                        next = [], pending = []},
     case bound_objects(Tab, MatchSpec) of
         all -> step(C);
         Objs -> step(C#ferrets_select{next = '$end_of_table', pending = run_ms(Objs, CMS)})
@@ -366,7 +375,7 @@ delete_matching(Tab, MatchSpec) ->
 %% of the keys it binds, or the whole table.
 fold_candidates(Fun, Acc, Tab, MatchSpec) ->
     case bound_objects(Tab, MatchSpec) of
-        all -> fold_chunks(Fun, Acc, Tab, []);
+        all -> fold_chunks(Fun, Acc, Tab, prefilter(MatchSpec), []);
         Objs -> Fun(Objs, Acc)
     end.
 
@@ -377,18 +386,43 @@ bound_objects(Tab, MatchSpec) ->
         Keys -> lists:append([?NIF:lookup(Tab, K) || K <- Keys])
     end.
 
-%% Folds `Fun(Objects, Acc)' over the table, a chunk of keys at a time.
-fold_chunks(Fun, Acc, Tab, After) ->
-    case chunk(Tab, After, ?WALK_KEYS) of
+%% Folds `Fun(Objects, Acc)' over the table's objects that pass `Filter',
+%% a chunk of keys at a time.
+fold_chunks(Fun, Acc, Tab, Filter, After) ->
+    case chunk(Tab, After, ?WALK_KEYS, Filter) of
         {Objs, '$end_of_table'} -> Fun(Objs, Acc);
-        {Objs, Next} -> fold_chunks(Fun, Fun(Objs, Acc), Tab, Next)
+        {Objs, Next} -> fold_chunks(Fun, Fun(Objs, Acc), Tab, Filter, Next)
     end.
 
-chunk(Tab, After, N) ->
-    case ?NIF:chunk(Tab, After, N) of
-        too_big -> ?NIF:chunk_dirty(Tab, After, N);
+chunk(Tab, After, N, Filter) ->
+    case ?NIF:chunk(Tab, After, N, Filter) of
+        too_big -> ?NIF:chunk_dirty(Tab, After, N, Filter);
         R -> R
     end.
+
+%% What the chunk NIF may check on a stored object before decoding it, for
+%% `MatchSpec' (a valid one): per clause whose head is a tuple, the head's
+%% arity and its ground elements; `all' when a head is a variable (it
+%% matches any object). Heads that are no tuple match no object. The NIF
+%% keeps the constants it can compare as bytes, so its filter never drops
+%% an object the specification would match.
+prefilter(MatchSpec) ->
+    try
+        lists:filtermap(fun({Head, _, _}) -> head_filter(Head) end, positive_zero_heads(MatchSpec))
+    catch
+        throw:all -> all
+    end.
+
+head_filter(Head) when is_tuple(Head) ->
+    Elems = lists:zip(lists:seq(1, tuple_size(Head)), tuple_to_list(Head)),
+    {true, {tuple_size(Head), [{Pos, E} || {Pos, E} <- Elems, ground(E)]}};
+head_filter(Head) when is_atom(Head) ->
+    case match_variable(Head) of
+        true -> throw(all);
+        false -> false
+    end;
+head_filter(_) ->
+    false.
 
 %% The next results of a `select/3' walk: `{Results, Cont}' or
 %% `` '$end_of_table' ''.
@@ -399,15 +433,16 @@ step(#ferrets_select{next = '$end_of_table', pending = []}) ->
     '$end_of_table';
 step(#ferrets_select{next = '$end_of_table', pending = P} = C) ->
     {P, C#ferrets_select{pending = []}};
-step(#ferrets_select{tab = Tab, cms = CMS, limit = L, next = Next, pending = P} = C) ->
-    {Objs, After} = chunk(Tab, Next, L),
+step(#ferrets_select{tab = Tab, cms = CMS, filter = F, limit = L, next = Next, pending = P} = C) ->
+    {Objs, After} = chunk(Tab, Next, L, F),
     step(C#ferrets_select{next = After, pending = P ++ run_ms(Objs, CMS)}).
 
 %% Whether a `select/1' (`match/1', ...) argument is a continuation.
-valid_continuation(#ferrets_select{cms = CMS, limit = L, next = N, pending = P}) ->
+valid_continuation(#ferrets_select{cms = CMS, filter = F, limit = L, next = N, pending = P}) ->
     is_integer(L) andalso L >= 1 andalso is_list(P) andalso (CMS =:= none orelse ets:is_compiled_ms(CMS))
+        andalso (F =:= all orelse is_list(F))
         andalso (N =:= [] orelse N =:= '$end_of_table'
-                 orelse (is_tuple(N) andalso tuple_size(N) =:= 1));
+                 orelse (is_tuple(N) andalso tuple_size(N) =:= 2));
 valid_continuation(_) ->
     false.
 
@@ -436,7 +471,11 @@ ground(T) when is_tuple(T) -> ground(tuple_to_list(T));
 ground(M) when is_map(M) -> ground(maps:to_list(M));
 ground(_) -> true.
 
+%% `_' and `$N' are pattern variables; `$$' and `$_' are taken as such too
+%% (what ETS makes of them in a head: no constants to rely on).
 match_variable('_') -> true;
+match_variable('$$') -> true;
+match_variable('$_') -> true;
 match_variable(A) ->
     case atom_to_list(A) of
         [$$ | Digits] when Digits =/= [] -> lists:all(fun(C) -> C >= $0 andalso C =< $9 end, Digits);

@@ -444,6 +444,23 @@ defmodule FerretsCompatTest do
     end
   end
 
+  test "a select/3 continuation is checked against its table on every call" do
+    ms = [{{:"$1", :_}, [], [:"$1"]}]
+
+    for {protection, use} <- [{:private, :other}, {:protected, :other}, {:public, :deleted}] do
+      assert_same(fn m ->
+        t = m.new(:t, [protection])
+        m.insert(t, [{1, :a}, {2, :b}, {3, :c}])
+        {_, cont} = m.select(t, ms, 1)
+
+        case use do
+          :other -> other(fn -> m.select(cont) end) |> elem(0)
+          :deleted -> (m.delete(t) && capture(fn -> m.select(cont) end)) |> elem(0)
+        end
+      end)
+    end
+  end
+
   test "select_delete counts what it deleted; a bound key reads only that key" do
     for type <- [:set, :bag, :duplicate_bag] do
       assert_same(fn m ->

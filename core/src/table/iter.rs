@@ -28,6 +28,18 @@ pub struct Cursor {
 impl Cursor {
     /// The start of the traversal: before every key.
     pub const START: Cursor = Cursor { part: 0, pos: 0 };
+
+    /// The partition and hash position, to keep a place in a walk outside
+    /// the table (a continuation handed to a caller).
+    pub fn parts(self) -> (usize, u64) {
+        (self.part, self.pos)
+    }
+
+    /// The cursor of [`Cursor::parts`]. Any values are a place: a partition
+    /// past the table's last one is its end.
+    pub fn from_parts(part: usize, pos: u64) -> Cursor {
+        Cursor { part, pos }
+    }
 }
 
 /// How far a [`Table::scan`] got.

@@ -63,9 +63,9 @@ defmodule Ferrets.Native do
   @doc false
   def tab2list_dirty(_tab), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
-  def chunk(_tab, _after, _n), do: :erlang.nif_error(:nif_not_loaded)
+  def chunk(_tab, _after, _n, _filter), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
-  def chunk_dirty(_tab, _after, _n), do: :erlang.nif_error(:nif_not_loaded)
+  def chunk_dirty(_tab, _after, _n, _filter), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
   def safe_fixtable(_tab, _fix, _mono, _stamp), do: :erlang.nif_error(:nif_not_loaded)
   @doc false

@@ -400,6 +400,30 @@ pub fn skip(bytes: &[u8]) -> usize {
     }
 }
 
+/// Whether the encoded term at the start of `bytes` holds only integers,
+/// floats, atoms, binaries shorter than [`BLOB_MIN`], tuples and lists
+/// (encoded without blobs, as keys are): terms that match as
+/// themselves in a match pattern (a map there matches submaps) and that
+/// encode the same in a key, a pattern and an object (no blob, no external
+/// format).
+pub fn plain(bytes: &[u8]) -> bool {
+    match bytes[0] {
+        NIL | INT | FLOAT | ATOM => true,
+        // An object stores longer binaries as blobs.
+        BIN => read_u32(bytes, 1) < BLOB_MIN,
+        TUPLE | LIST => {
+            let n = read_u32(bytes, 1) + usize::from(bytes[0] == LIST);
+            let mut at = 5;
+            (0..n).all(|_| {
+                let ok = plain(&bytes[at..]);
+                at += skip(&bytes[at..]);
+                ok
+            })
+        }
+        _ => false,
+    }
+}
+
 /// The byte range of element `pos` (1-based) of the encoded tuple in `bytes`.
 pub fn tuple_element(bytes: &[u8], pos: usize) -> Option<std::ops::Range<usize>> {
     if bytes.first() != Some(&TUPLE) || pos == 0 || pos > read_u32(bytes, 1) {

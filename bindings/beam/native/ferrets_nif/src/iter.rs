@@ -15,15 +15,14 @@
 //! on a dirty scheduler, which has no bound.
 
 use ferrets_core::{Cursor, HeapSize, Scan};
-use rustler::sys::{enif_make_list_from_array, ErlNifTerm};
-use rustler::types::tuple::get_tuple;
+use rustler::sys::{enif_make_list_cell, enif_make_list_from_array, ErlNifTerm};
 use rustler::{Encoder, Env, Error, NifResult, Term};
 
 use crate::atoms;
 use crate::codec;
 use crate::key::Key;
 use crate::lean::lean_nif;
-use crate::objects::{key_of, with_key, Entry};
+use crate::objects::{with_key, Entry, Obj};
 use crate::ops::{objects_list, term, DIRTY_ABOVE};
 use crate::table::{resolve, Access, TableResource};
 
@@ -165,84 +164,122 @@ const CHUNK_KEYS_MAX: usize = 10_000;
 const CHUNK_KEYS_ON_NORMAL: usize = 1_000;
 const CHUNK_BYTES_ON_NORMAL: usize = 256 * 1024;
 
-/// `chunk(Tab, After, N)` on either kind of scheduler: the objects of the
-/// keys that follow `After` (`[]`: from the start; `{Key}`: after `Key`,
-/// present or not) in traversal order, at least `N` keys' worth unless the
-/// table ends first (a normal scheduler may return fewer: it reads at most
+/// Per clause of a match specification: its head's arity, and the encoded
+/// elements a matching object must hold at their (1-based) positions.
+type Clause = (usize, Vec<(usize, Vec<u8>)>);
+
+/// A chunk's object filter: `all`, or `[{Arity, [{Pos, Constant}]}]` (one
+/// per clause that can match a tuple; the ground elements of its head).
+/// Only constants that match as themselves and encode as stored are kept
+/// (see [`codec::plain`]); the filter may pass objects that the
+/// specification then rejects, never the other way round.
+fn clauses(env: Env<'_>, filter: Term<'_>) -> NifResult<Option<Vec<Clause>>> {
+    if filter.is_atom() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for (arity, consts) in filter.decode::<Vec<(usize, Vec<(usize, Term<'_>)>)>>()? {
+        let mut elems = Vec::new();
+        for (pos, c) in consts {
+            let mut bytes = Vec::new();
+            codec::encode(env.as_c_arg(), c.as_c_arg(), &mut bytes, &mut None).map_err(|()| Error::BadArg)?;
+            if codec::plain(&bytes) {
+                elems.push((pos, bytes));
+            }
+        }
+        out.push((arity, elems));
+    }
+    Ok(Some(out))
+}
+
+/// `chunk(Tab, From, N, Filter)` on either kind of scheduler: the objects
+/// that may pass `Filter` (see [`clauses`]; checked on the stored bytes,
+/// before any term is built) among the keys from `From` on (`[]`: the
+/// start; `{Partition, Position}`: a cursor from an earlier chunk) in
+/// traversal order, as `{Objects, Next}`: `Next` is the cursor to go on
+/// from, or `'$end_of_table'`. At least `N` keys are looked at unless the
+/// table ends first; a normal scheduler stops earlier, after
 /// [`GROUPS_ON_NORMAL`] groups, [`CHUNK_KEYS_ON_NORMAL`] keys or
-/// [`CHUNK_BYTES_ON_NORMAL`] object bytes, and helps no resize), as `{Objects, Next}`:
-/// `Next` is `{LastKey}` to go on from, or `'$end_of_table'`. `too_big`
-/// when a normal scheduler found nothing within its budget.
+/// [`CHUNK_BYTES_ON_NORMAL`] bytes of passing objects, and helps no resize
+/// (`too_big` when one stopped it before it looked at any key). Objects come
+/// in no particular order within a chunk; every key is in exactly one chunk
+/// of a walk if it stays in the table throughout.
 fn chunk_impl<'a>(
     env: Env<'a>,
     tab: Term<'a>,
-    after: Term<'a>,
+    from: Term<'a>,
     n: Term<'a>,
+    filter: Term<'a>,
     dirty: bool,
 ) -> NifResult<Term<'a>> {
     let t = resolve(env, tab, Access::Read)?;
     let want = n.decode::<usize>()?.clamp(1, if dirty { CHUNK_KEYS_MAX } else { CHUNK_KEYS_ON_NORMAL });
-    let start: Option<(Cursor, Key)> = if after.is_empty_list() {
-        None
+    let filter = clauses(env, filter)?;
+    let mut from = if from.is_empty_list() {
+        Cursor::START
     } else {
-        match get_tuple(after)?.as_slice() {
-            [key] => {
-                let k = key_of(env.as_c_arg(), key.as_c_arg()).map_err(|()| Error::BadArg)?;
-                Some((t.table.cursor_of(k.bytes()), k))
-            }
-            _ => return Err(Error::BadArg),
-        }
+        let (part, pos) = from.decode::<(usize, u64)>()?;
+        Cursor::from_parts(part, pos)
     };
-    let after = start.as_ref().map(|(c, k)| (*c, k.bytes()));
-    let mut from = after.map_or(Cursor::START, |(c, _)| c);
+    let passes =
+        |o: &Obj| filter.as_ref().is_none_or(|cs| cs.iter().any(|(arity, elems)| o.may_be(*arity, elems)));
     let mut budget = if dirty { usize::MAX } else { GROUPS_ON_NORMAL };
-    let mut got: Vec<(Cursor, Key, Entry)> = Vec::new();
-    let mut bytes = 0;
-    let ended = loop {
-        let mut batch = Vec::new();
-        let scan = t.table.scan(from, STEP, dirty, |c, k, e| {
-            if after.is_none_or(|(c0, k0)| (c, k.bytes()) > (c0, k0)) {
-                batch.push((c, k.clone(), e.clone()));
+    let (mut keys, mut bytes) = (0, 0);
+    let mut got: Vec<Entry> = Vec::new();
+    let next = loop {
+        let scan = t.table.scan(from, STEP, dirty, |_, _, e| {
+            keys += 1;
+            if e.objects().iter().any(passes) {
+                bytes += e.heap_size();
+                got.push(e.clone());
             }
         });
-        // A scan covers every key whose cursor is in its range, and later
-        // scans greater cursors only: sorted batches make a sorted walk.
-        batch.sort_unstable_by(|(c1, k1, _), (c2, k2, _)| (c1, k1.bytes()).cmp(&(c2, k2.bytes())));
-        bytes += batch.iter().map(|(_, _, e)| e.heap_size()).sum::<usize>();
-        got.append(&mut batch);
         match scan {
-            Scan::End => break true,
-            Scan::Busy => break false,
+            Scan::End => break None,
+            Scan::Busy if keys == 0 => return Ok(atoms::too_big().encode(env)),
+            Scan::Busy => break Some(from),
             Scan::More(to) => from = to,
         }
         budget = budget.saturating_sub(STEP);
-        if got.len() >= want || budget == 0 || (!dirty && bytes > CHUNK_BYTES_ON_NORMAL) {
-            break false;
+        if keys >= want || budget == 0 || (!dirty && bytes > CHUNK_BYTES_ON_NORMAL) {
+            break Some(from);
         }
     };
     let raw = env.as_c_arg();
-    let next = match got.last() {
-        _ if ended => atoms::end_of_table().encode(env),
-        Some((_, k, _)) => (term(env, codec::decode(raw, k.bytes(), &[]).0),).encode(env),
-        None => return Ok(atoms::too_big().encode(env)),
-    };
     // SAFETY: `[]` is built in this call's environment.
     let mut list: ErlNifTerm = unsafe { enif_make_list_from_array(raw, std::ptr::null(), 0) };
-    for (_, _, e) in got.iter().rev() {
-        list = objects_list(raw, e.objects(), list);
+    for o in got.iter().flat_map(|e| e.objects()).filter(|o| passes(o)) {
+        // SAFETY: both terms live in `env`.
+        list = unsafe { enif_make_list_cell(raw, o.to_term(raw), list) };
     }
+    let next = match next {
+        Some(c) => c.parts().encode(env),
+        None => atoms::end_of_table().encode(env),
+    };
     Ok((term(env, list), next).encode(env))
 }
 
-lean_nif!("chunk" => chunk, 0, 1, 2);
+lean_nif!("chunk" => chunk, 0, 1, 2, 3);
 
-/// `chunk(Tab, After, N)`; `too_big` asks for [`chunk_dirty`].
-fn chunk<'a>(env: Env<'a>, tab: Term<'a>, after: Term<'a>, n: Term<'a>) -> NifResult<Term<'a>> {
-    chunk_impl(env, tab, after, n, false)
+/// `chunk(Tab, After, N, Filter)`; `too_big` asks for [`chunk_dirty`].
+fn chunk<'a>(
+    env: Env<'a>,
+    tab: Term<'a>,
+    after: Term<'a>,
+    n: Term<'a>,
+    filter: Term<'a>,
+) -> NifResult<Term<'a>> {
+    chunk_impl(env, tab, after, n, filter, false)
 }
 
-/// `chunk(Tab, After, N)` on a dirty CPU scheduler.
+/// `chunk(Tab, After, N, Filter)` on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
-fn chunk_dirty<'a>(env: Env<'a>, tab: Term<'a>, after: Term<'a>, n: Term<'a>) -> NifResult<Term<'a>> {
-    crate::batch::blocking(|| chunk_impl(env, tab, after, n, true))
+fn chunk_dirty<'a>(
+    env: Env<'a>,
+    tab: Term<'a>,
+    after: Term<'a>,
+    n: Term<'a>,
+    filter: Term<'a>,
+) -> NifResult<Term<'a>> {
+    crate::batch::blocking(|| chunk_impl(env, tab, after, n, filter, true))
 }

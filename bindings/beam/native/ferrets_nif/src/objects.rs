@@ -281,6 +281,22 @@ impl Obj {
         }
     }
 
+    /// Whether this object may be a tuple of `arity` elements holding the
+    /// encoded `elems` (1-based position, bytes) as `codec::encode` writes
+    /// them without blobs: `false` only when it certainly is not. An object
+    /// with counter cells is not looked into (its bytes may be stale there).
+    pub fn may_be(&self, arity: usize, elems: &[(usize, Vec<u8>)]) -> bool {
+        if self.cells().is_some() {
+            return true;
+        }
+        self.with_code(|code| {
+            codec::tuple_arity(code) == arity
+                && elems
+                    .iter()
+                    .all(|(pos, want)| codec::tuple_element(code, *pos).is_some_and(|r| code[r] == want[..]))
+        })
+    }
+
     /// Whether the two objects are the same term (`=:=`). A writer that
     /// replaces `self` based on the answer must [`Obj::seal`] it first.
     pub fn same(&self, other: &Obj) -> bool {
