@@ -261,25 +261,25 @@ fn chunk_impl<'a>(
 
 lean_nif!("chunk" => chunk, 0, 1, 2, 3);
 
-/// `chunk(Tab, After, N, Filter)`; `too_big` asks for [`chunk_dirty`].
+/// `chunk(Tab, From, N, Filter)`; `too_big` asks for [`chunk_dirty`].
 fn chunk<'a>(
     env: Env<'a>,
     tab: Term<'a>,
-    after: Term<'a>,
+    from: Term<'a>,
     n: Term<'a>,
     filter: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    chunk_impl(env, tab, after, n, filter, false)
+    chunk_impl(env, tab, from, n, filter, false)
 }
 
-/// `chunk(Tab, After, N, Filter)` on a dirty CPU scheduler.
+/// `chunk(Tab, From, N, Filter)` on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn chunk_dirty<'a>(
     env: Env<'a>,
     tab: Term<'a>,
-    after: Term<'a>,
+    from: Term<'a>,
     n: Term<'a>,
     filter: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    crate::batch::blocking(|| chunk_impl(env, tab, after, n, filter, true))
+    crate::batch::blocking(|| chunk_impl(env, tab, from, n, filter, true))
 }
