@@ -22,7 +22,7 @@ use crate::atoms;
 use crate::codec;
 use crate::key::Key;
 use crate::lean::lean_nif;
-use crate::objects::{with_key, Entry, Obj};
+use crate::objects::{with_key, Obj};
 use crate::ops::{objects_list, term, DIRTY_ABOVE};
 use crate::table::{resolve, Access, TableResource};
 
@@ -225,13 +225,13 @@ fn chunk_impl<'a>(
         |o: &Obj| filter.as_ref().is_none_or(|cs| cs.iter().any(|(arity, elems)| o.may_be(*arity, elems)));
     let mut budget = if dirty { usize::MAX } else { GROUPS_ON_NORMAL };
     let (mut keys, mut bytes) = (0, 0);
-    let mut got: Vec<Entry> = Vec::new();
+    let mut got: Vec<Obj> = Vec::new();
     let next = loop {
         let scan = t.table.scan(from, STEP, dirty, |_, _, e| {
             keys += 1;
-            if e.objects().iter().any(passes) {
-                bytes += e.heap_size();
-                got.push(e.clone());
+            for o in e.objects().iter().filter(|o| passes(o)) {
+                bytes += o.heap_size();
+                got.push(o.clone());
             }
         });
         match scan {
@@ -248,7 +248,7 @@ fn chunk_impl<'a>(
     let raw = env.as_c_arg();
     // SAFETY: `[]` is built in this call's environment.
     let mut list: ErlNifTerm = unsafe { enif_make_list_from_array(raw, std::ptr::null(), 0) };
-    for o in got.iter().flat_map(|e| e.objects()).filter(|o| passes(o)) {
+    for o in &got {
         // SAFETY: both terms live in `env`.
         list = unsafe { enif_make_list_cell(raw, o.to_term(raw), list) };
     }
