@@ -497,6 +497,16 @@ mod real {
         }
     }
 
+    /// Runs `f` in a read section (no destructor alive across `f`).
+    #[inline(always)]
+    pub(crate) fn read_with<T, R>(retired: &Retired<T>, f: impl FnOnce() -> R) -> R {
+        let section = ManuallyDrop::new(enter());
+        let r = f();
+        drop(ManuallyDrop::into_inner(section));
+        retired.poll();
+        r
+    }
+
     /// A section of an operation on the owner of `retired`, which may retire
     /// memory: the memory is handed over after the section ends, so that the
     /// retirer is not among the readers it waits for.
@@ -584,6 +594,12 @@ mod model {
                 drop(unsafe { Box::from_raw(p) });
             }
         }
+    }
+
+    /// Runs `f` in a read section (a token under loom).
+    pub(crate) fn read_with<T, R>(retired: &Retired<T>, f: impl FnOnce() -> R) -> R {
+        let _ = retired;
+        f()
     }
 
     /// A section of a read-only operation (a token under loom).

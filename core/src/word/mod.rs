@@ -31,7 +31,7 @@ pub use iter::WordIter;
 
 use probe::{claim, Claim, Find, Hashed, Spot};
 use raw::{Plan, RawTable};
-use slot::{KEYED, LIVE, WIDTH};
+use slot::{FROZEN, KEYED, LIVE, WIDTH};
 
 use crate::primitive::{AtomicIsize, AtomicPtr, Ordering};
 use crate::quiesce::Retired;
@@ -174,6 +174,15 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         Hashed { part, pos: h << self.part_bits, tag: slot::tag_of(h) }
     }
 
+    /// The partition of a hashed key.
+    #[inline(always)]
+    fn partition(&self, h: Hashed) -> &Partition {
+        debug_assert!(h.part < self.partitions.len());
+        // SAFETY: `h.part` is the top `part_bits` bits of a hash, below
+        // `2^part_bits`, the partition count.
+        unsafe { self.partitions.get_unchecked(h.part) }
+    }
+
     /// Enters a reader section for one operation (see `crate::quiesce`).
     #[inline]
     fn pin(&self) -> Guard<'_> {
@@ -191,7 +200,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     #[inline]
     fn lookup(&self, key: u64) -> Option<u64> {
         let h = self.hashed(key);
-        let mut t = self.partitions[h.part].root();
+        let mut t = self.partition(h).root();
         loop {
             if let Find::Hit(v) = t.find(key, h) {
                 return Some(v);
@@ -209,15 +218,13 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     /// The value stored under `key`.
     #[inline]
     pub fn get(&self, key: K) -> Option<V> {
-        let _section = self.read();
-        self.lookup(key.to_bits()).map(V::from_bits)
+        crate::quiesce::read_with(&self.retired, || self.lookup(key.to_bits())).map(V::from_bits)
     }
 
     /// Whether `key` is present.
     #[inline]
     pub fn contains_key(&self, key: K) -> bool {
-        let _section = self.read();
-        self.lookup(key.to_bits()).is_some()
+        crate::quiesce::read_with(&self.retired, || self.lookup(key.to_bits())).is_some()
     }
 
     /// Stores `value` under `key`, replacing any previous value.
@@ -244,24 +251,54 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     }
 
     /// Removes `key` and returns its value.
+    #[inline]
     pub fn take(&self, key: K) -> Option<V> {
         let guard = self.pin();
         let key = key.to_bits();
         let h = self.hashed(key);
-        let part = &self.partitions[h.part];
-        let mut t = self.settle(part, part.root(), h, &guard);
+        let part = self.partition(h);
+        let root = part.root();
+        // Fast path: no resize is copying the root, so the key's lane there
+        // (if any) is the key's only one. A resize that starts meanwhile
+        // freezes the lane by a CAS, which makes ours fail.
+        if !root.resizing() {
+            match root.keyed(key, h) {
+                Some((group, lane, pair)) if pair.0 & FROZEN == 0 => {
+                    if pair.0 & LIVE == 0 {
+                        return None;
+                    }
+                    if group.pairs[lane].compare_exchange(pair, (KEYED, 0)).is_ok() {
+                        let len = part.add_len(-1);
+                        self.maybe_shrink(part, root, len, &guard);
+                        return Some(V::from_bits(pair.1));
+                    }
+                }
+                // Absent when the root was seen not resizing (lanes never
+                // leave a table, so a key present then would be found).
+                None => return None,
+                Some(_) => {}
+            }
+        }
+        self.take_slow(part, key, h, &guard)
+    }
+
+    /// [`Self::take`] through the general probe: resizes, claims in
+    /// flight, lost races.
+    #[inline(never)]
+    fn take_slow(&self, part: &Partition, key: u64, h: Hashed, guard: &Guard<'_>) -> Option<V> {
+        let mut t = self.settle(part, part.root(), h, guard);
         loop {
             match t.locate(key, h) {
                 Spot::Found { group, lane, pair } if pair.0 & LIVE != 0 => {
                     if group.pairs[lane].compare_exchange(pair, (KEYED, 0)).is_ok() {
                         let len = part.add_len(-1);
-                        self.maybe_shrink(part, t, len, &guard);
+                        self.maybe_shrink(part, t, len, guard);
                         return Some(V::from_bits(pair.1));
                     }
                 }
                 Spot::Found { .. } | Spot::Vacant { .. } | Spot::Full if !t.resizing() => return None,
                 // Absent here, but a resize started: the key may be in `next`.
-                _ => t = self.settle(part, t, h, &guard),
+                _ => t = self.settle(part, t, h, guard),
             }
         }
     }
@@ -276,8 +313,50 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         let guard = self.pin();
         let key = key.to_bits();
         let h = self.hashed(key);
-        let part = &self.partitions[h.part];
-        let mut t = self.settle(part, part.root(), h, &guard);
+        let part = self.partition(h);
+        let root = part.root();
+        // Fast path: the key's lane in a root no resize is copying (as in
+        // `take`), one CAS. Anything else, or a lost CAS, takes the general
+        // path, which runs `f` again (as a retry would).
+        if !root.resizing() {
+            if let Some((group, lane, pair)) = root.keyed(key, h) {
+                if pair.0 & FROZEN == 0 {
+                    let old = (pair.0 & LIVE != 0).then(|| V::from_bits(pair.1));
+                    let (to, r) = match f(old) {
+                        Compute::Keep(r) => return r,
+                        Compute::Remove(r) if old.is_none() => return r,
+                        Compute::Remove(r) => ((KEYED, 0), r),
+                        Compute::Insert(v, r) => ((KEYED | LIVE, v.to_bits()), r),
+                    };
+                    if group.pairs[lane].compare_exchange(pair, to).is_ok() {
+                        if old.is_none() {
+                            if part.add_len(1) as usize > root.max_live {
+                                self.start_resize(part, root, Plan::Grow, &guard);
+                            }
+                        } else if to.0 == KEYED {
+                            let len = part.add_len(-1);
+                            self.maybe_shrink(part, root, len, &guard);
+                        }
+                        return r;
+                    }
+                }
+            }
+        }
+        self.compute_slow(part, key, h, &mut f, &guard)
+    }
+
+    /// [`Self::compute`] through the general probe: resizes, new lanes,
+    /// claims in flight, lost races.
+    #[inline(never)]
+    fn compute_slow<R>(
+        &self,
+        part: &Partition,
+        key: u64,
+        h: Hashed,
+        f: &mut impl FnMut(Option<V>) -> Compute<V, R>,
+        guard: &Guard<'_>,
+    ) -> R {
+        let mut t = self.settle(part, part.root(), h, guard);
         // What a failed CAS on the key's lane returned: the lane is the key's
         // for good, so a retry can start from it instead of probing again.
         let mut seen = None;
@@ -287,15 +366,15 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
                 Spot::Found { pair, .. } => (pair.0 & LIVE != 0).then(|| V::from_bits(pair.1)),
                 Spot::Vacant { .. } if !t.resizing() => None,
                 Spot::Full => {
-                    self.finish_before(part, t, &guard);
-                    self.start_resize(part, t, Plan::Full, &guard);
-                    t = self.settle(part, t, h, &guard);
+                    self.finish_before(part, t, guard);
+                    self.start_resize(part, t, Plan::Full, guard);
+                    t = self.settle(part, t, h, guard);
                     continue;
                 }
                 // Frozen, or absent here while a resize started (the key
                 // may be in `next`): move on.
                 _ => {
-                    t = self.settle(part, t, h, &guard);
+                    t = self.settle(part, t, h, guard);
                     continue;
                 }
             };
@@ -306,7 +385,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
                     match group.pairs[lane].compare_exchange(pair, (KEYED, 0)) {
                         Ok(()) => {
                             let len = part.add_len(-1);
-                            self.maybe_shrink(part, t, len, &guard);
+                            self.maybe_shrink(part, t, len, guard);
                             return r;
                         }
                         Err(now) => seen = retry_from(group, lane, now),
@@ -326,7 +405,7 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
                     }
                     let len = part.add_len(1);
                     if len as usize > t.max_live {
-                        self.start_resize(part, t, Plan::Grow, &guard);
+                        self.start_resize(part, t, Plan::Grow, guard);
                     }
                     return r;
                 }
@@ -338,19 +417,19 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
                         // A new lane in a table still being filled by a resize,
                         // past what it can spare: finish that resize first, so
                         // that this one can grow or rehash in turn.
-                        self.finish_before(part, t, &guard);
+                        self.finish_before(part, t, guard);
                         continue;
                     }
                     let Claim::Stored(fresh) = claim(group, lane, ctrl, h.tag, key, value) else { continue };
                     let len = part.add_len(1) as usize;
                     if len > t.max_live {
-                        self.start_resize(part, t, Plan::Grow, &guard);
+                        self.start_resize(part, t, Plan::Grow, guard);
                     } else if distance > MAX_DISTANCE {
-                        self.start_resize(part, t, Plan::Rehash, &guard);
+                        self.start_resize(part, t, Plan::Rehash, guard);
                     } else if fresh && t.count_lane() > t.max_live {
                         // Few live entries but many lanes kept by removed
                         // keys: probes lengthen, so rebuild without them.
-                        self.start_resize(part, t, Plan::Reclaim, &guard);
+                        self.start_resize(part, t, Plan::Reclaim, guard);
                     }
                     return r;
                 }
@@ -359,19 +438,29 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         }
     }
 
+    /// After a remove left `len` entries in `t`: shrinks it when it is
+    /// under an eighth full (the check inline, the shrink not).
+    #[inline]
     fn maybe_shrink(&self, part: &Partition, t: &RawTable, len: isize, guard: &Guard<'_>) {
         let len = len.max(0) as usize;
         if t.len() > self.min_groups && len * 8 < t.len() * WIDTH {
-            // Room for twice the live entries again (quarter load): the
-            // shrunk table must also absorb the fresh keys inserted while
-            // the copy is under way, and it shrinks again later if need be.
-            let groups = self.target_groups(2 * len);
-            // Small tables are shrunk in one go (a short scan of mostly empty
-            // groups), so that a burst of deletes does not end with both
-            // tables held; big ones shrink incrementally like a grow.
-            if groups < t.len() && self.start_resize(part, t, Plan::Shrink, guard) && t.len() <= 1 << 13 {
-                self.finish(part, t, guard);
-            }
+            self.shrink(part, t, len, guard);
+        }
+    }
+
+    /// Shrinks `t`, holding `len` entries, if a smaller table would do.
+    #[cold]
+    #[inline(never)]
+    fn shrink(&self, part: &Partition, t: &RawTable, len: usize, guard: &Guard<'_>) {
+        // Room for twice the live entries again (quarter load): the shrunk
+        // table must also absorb the fresh keys inserted while the copy is
+        // under way, and it shrinks again later if need be.
+        let groups = self.target_groups(2 * len);
+        // Small tables are shrunk in one go (a short scan of mostly empty
+        // groups), so that a burst of deletes does not end with both tables
+        // held; big ones shrink incrementally like a grow.
+        if groups < t.len() && self.start_resize(part, t, Plan::Shrink, guard) && t.len() <= 1 << 13 {
+            self.finish(part, t, guard);
         }
     }
 

@@ -56,33 +56,47 @@ pub(crate) enum Claim {
 }
 
 impl RawTable {
-    /// Reader lookup: loads only, never writes.
+    /// The lane `key` holds in this table, with its pair as read
+    /// ([`KEYED`], any other state bits), or `None` when it holds none: the
+    /// probe of readers and of writers' fast paths. Loads only.
     #[inline]
-    pub(crate) fn find(&self, key: u64, h: Hashed) -> Find {
+    pub(crate) fn keyed(&self, key: u64, h: Hashed) -> Option<(&Group, usize, (u64, u64))> {
         self.check_alive();
-        let home = self.home(h.pos);
-        for g in home..home + self.len() {
-            let group = self.group(g);
+        let groups = self.groups();
+        let n = groups.len();
+        let mut g = self.home(h.pos);
+        let mut left = n;
+        loop {
+            // SAFETY: `g < n`: homes are below `n` and the probe wraps to 0.
+            // (Unchecked, so that lookups have no panic path.)
+            let group = unsafe { groups.get_unchecked(g) };
             group.prefetch_pairs();
             let ctrl = group.ctrl();
             for lane in match_tag(ctrl, h.tag) {
-                let (state, value) = group.pairs[lane].load();
-                if state & KEYED == 0 || group.key(lane) != key {
-                    continue;
+                let pair = group.pairs[lane].load();
+                if pair.0 & KEYED != 0 && group.key(lane) == key {
+                    return Some((group, lane, pair));
                 }
-                return if state & COPIED != 0 {
-                    Find::Moved
-                } else if state & LIVE != 0 {
-                    Find::Hit(value)
-                } else {
-                    Find::Miss
-                };
             }
-            if !match_empty(ctrl).is_empty() {
-                return Find::Miss;
+            left -= 1;
+            if !match_empty(ctrl).is_empty() || left == 0 {
+                return None;
+            }
+            g += 1;
+            if g == n {
+                g = 0;
             }
         }
-        Find::Miss
+    }
+
+    /// Reader lookup: loads only, never writes.
+    #[inline]
+    pub(crate) fn find(&self, key: u64, h: Hashed) -> Find {
+        match self.keyed(key, h) {
+            Some((_, _, (state, _))) if state & COPIED != 0 => Find::Moved,
+            Some((_, _, (state, value))) if state & LIVE != 0 => Find::Hit(value),
+            _ => Find::Miss,
+        }
     }
 
     /// Writer lookup: the key's lane, or where it would go.

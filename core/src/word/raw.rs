@@ -8,7 +8,9 @@ use crossbeam_utils::CachePadded;
 use super::slot::{Group, WIDTH};
 use crate::groups::alloc_groups;
 use crate::next::Next;
-use crate::primitive::{AtomicUsize, Ordering};
+use crate::primitive::AtomicUsize;
+#[cfg(debug_assertions)]
+use crate::primitive::Ordering;
 
 /// What a resize builds, decided when it starts and applied to the live
 /// count once writers have stopped adding keys to the source (see
@@ -128,11 +130,23 @@ impl RawTable {
         self.groups.len()
     }
 
+    /// Every group, in probe order.
+    #[inline(always)]
+    pub(crate) fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
     /// The group at `i`, for `i < 2 * len()` (probes wrap around once).
     #[inline]
     pub(crate) fn group(&self, i: usize) -> &Group {
         let n = self.groups.len();
-        &self.groups[if i >= n { i - n } else { i }]
+        debug_assert!(i < 2 * n);
+        let i = if i >= n { i - n } else { i };
+        // SAFETY: `i < 2n` (callers probe at most `n` groups from a home
+        // below `n`), so the wrapped index is below `n`. Unchecked so that
+        // lookups have no panic path (and no unwind pad keeping their
+        // section on the stack).
+        unsafe { self.groups.get_unchecked(i) }
     }
 
     /// The home group of a position (the hash bits after the partition's).
