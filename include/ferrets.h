@@ -879,6 +879,16 @@ ferrets_status_t ferrets_table_len(const ferrets_table_t *table, size_t *out_len
 ferrets_status_t ferrets_table_clear(const ferrets_table_t *table);
 
 /**
+ * Completes every resize in progress. Writers finish a growing partition's
+ * resize a few groups at a time as they write, and readers never write, so
+ * a bulk load that stops while partitions grow leaves them holding two slot
+ * arrays (slower misses, more memory) until later writes finish them. Call
+ * this after a bulk load; it copies what is left (milliseconds for millions
+ * of entries). Thread-safe, concurrently with any other call.
+ */
+ferrets_status_t ferrets_table_finish_resizes(const ferrets_table_t *table);
+
+/**
  * Stores in `*out_bytes` the heap memory the table uses: its structure plus
  * every stored key and value. Thread-safe.
  */

@@ -340,6 +340,21 @@ pub unsafe extern "C" fn ferrets_table_clear(table: *const ferrets_table_t) -> f
     })
 }
 
+/// Completes every resize in progress. Writers finish a growing partition's
+/// resize a few groups at a time as they write, and readers never write, so
+/// a bulk load that stops while partitions grow leaves them holding two slot
+/// arrays (slower misses, more memory) until later writes finish them. Call
+/// this after a bulk load; it copies what is left (milliseconds for millions
+/// of entries). Thread-safe, concurrently with any other call.
+#[no_mangle]
+pub unsafe extern "C" fn ferrets_table_finish_resizes(table: *const ferrets_table_t) -> ferrets_status_t {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        unsafe { self::table(table)? }.finish_resizes();
+        Ok(())
+    })
+}
+
 /// Stores in `*out_bytes` the heap memory the table uses: its structure plus
 /// every stored key and value. Thread-safe.
 #[no_mangle]

@@ -408,3 +408,28 @@ fn plans_are_numbered_as_listed() {
         assert_eq!(*p as usize, i);
     }
 }
+
+/// As the word table's test of the same name: a load that stops mid-resize
+/// holds both arrays until `finish_resizes` completes the copy.
+#[test]
+fn finish_resizes_settles_a_load_that_stopped_mid_resize() {
+    let t = Table::<u64, u64>::with_options(TableOptions { partitions: Some(1), capacity: 0 });
+    let part = &t.partitions[0];
+    let mut n = 0u64;
+    while n < 5_000 || !part.root().resizing() {
+        t.insert(n, n);
+        n += 1;
+    }
+    let before = t.memory_bytes();
+    for k in 0..n {
+        assert_eq!(t.get(&k), Some(k), "key {k} mid-resize");
+    }
+    assert!(part.root().resizing(), "reads finished the resize");
+    t.finish_resizes();
+    assert!(!part.root().resizing());
+    assert!(t.memory_bytes() < before, "{} bytes, {} before", t.memory_bytes(), before);
+    assert_eq!(t.len(), n as usize);
+    for k in 0..n {
+        assert_eq!(t.get(&k), Some(k), "key {k}");
+    }
+}

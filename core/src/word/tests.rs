@@ -153,3 +153,33 @@ fn plans_are_numbered_as_listed() {
         assert_eq!(*p as usize, i);
     }
 }
+
+/// A bulk load that stops while a partition grows leaves both arrays held
+/// (writers finish resizes, readers never write); `finish_resizes` settles
+/// it with every entry intact and the old array released.
+#[test]
+fn finish_resizes_settles_a_load_that_stopped_mid_resize() {
+    let t = small();
+    let part = &t.partitions[0];
+    let mut n = 0u64;
+    // Grow a few times, then stop right after a resize starts.
+    while n < 5_000 || !part.root().resizing() {
+        t.insert(n, n);
+        n += 1;
+    }
+    let before = t.memory_bytes();
+    let reads: Vec<_> = (0..n).map(|k| t.get(k)).collect();
+    assert!(part.root().resizing(), "reads finished the resize");
+    t.finish_resizes();
+    assert!(!part.root().resizing());
+    assert!(t.memory_bytes() < before, "{} bytes, {} before", t.memory_bytes(), before);
+    assert_eq!(t.len(), n as usize);
+    for k in 0..n {
+        assert_eq!(t.get(k), Some(k), "key {k}");
+        assert_eq!(reads[k as usize], Some(k), "key {k} mid-resize");
+    }
+    // Nothing left to do: a no-op.
+    let settled = t.memory_bytes();
+    t.finish_resizes();
+    assert_eq!(t.memory_bytes(), settled);
+}
