@@ -297,6 +297,23 @@ def test_memory_grows_with_content() -> None:
     assert t.memory() < empty + 100 * 1000
 
 
+def test_a_bulk_update_leaves_no_resize_half_done() -> None:
+    # One partition, so the growth steps follow the count alone: a load of
+    # 10,970 keys stops just after a resize started. Writers finish resizes
+    # as they write and readers never do, so without `update` finishing it
+    # the table kept both arrays until later writes (here: the overwrite
+    # pass) copied the rest.
+    for n in (10_970, 21_937):
+        t = ferrets.Table(partitions=1)
+        t.update((i, i) for i in range(n))
+        after_update = t.memory()
+        for i in range(n):
+            del t[i]
+            t[i] = i
+        assert t.memory() == after_update, n
+        assert len(t) == n and t[n - 1] == n - 1
+
+
 def test_options_and_repr() -> None:
     t = ferrets.Table(partitions=1, capacity=100)
     t["a"] = 1

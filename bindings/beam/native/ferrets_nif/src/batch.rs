@@ -226,6 +226,18 @@ impl TableResource {
                 true
             });
         }
+        let stored = self.insert_batch(all, new_only);
+        if stored {
+            // Still on the dirty scheduler: finish the resizes the list
+            // started, or growing partitions keep two arrays (slower misses,
+            // more memory) until later writes finish them.
+            self.table.finish_resizes();
+        }
+        stored
+    }
+
+    /// [`Self::insert_list`] of a long list: publishes it as a [`Batch`].
+    fn insert_batch(&self, all: Vec<(Key, Obj)>, new_only: bool) -> bool {
         let batch = Arc::new(Batch::new(self.kind, all, new_only));
         let _serial = self.multi.lock().unwrap_or_else(|e| e.into_inner());
         /// Unpublishes the batch even if this call panics (finishing it
