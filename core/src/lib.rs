@@ -12,7 +12,7 @@
 //! Which table: for word-sized data (ids, counters, indexes into your own
 //! storage) pick [`WordTable`]: it never allocates per write, adds to
 //! counters in place, and in the core benchmark (`BENCHMARKS.md`) it is
-//! 1.1-1.5x as fast as [`Table`] on reads, 1.2-1.6x on exchanges, 2-4x on
+//! 1.0-1.6x as fast as [`Table`] on reads, 1.5-2.2x on exchanges, 3-6x on
 //! counters and 0.9x on growth (none of its operations pins an epoch,
 //! where [`Table`]'s writes do; both tables' reads enter a reader section
 //! instead: see `core/src/quiesce.rs`); it holds more bytes per entry
@@ -21,6 +21,11 @@
 //! Pick [`Table`] for anything else (strings, byte buffers, structs), for
 //! borrowed lookups ([`Table::get_ref`]) and for keys compared by `Eq` rather
 //! than by their bits.
+//!
+//! Both grow incrementally: writers copy a few groups of a growing partition
+//! each, so after a bulk load call `finish_resizes` ([`Table::finish_resizes`],
+//! [`WordTable::finish_resizes`]), or partitions caught growing keep their
+//! old arrays (more memory, misses probing two arrays) until later writes.
 //!
 //! ```
 //! use ferrets_core::{Compute, Table, WordTable};
