@@ -325,7 +325,14 @@ results(Tab, MatchSpec) ->
 first_step(Tab, MatchSpec, Limit) ->
     CMS = compile_ms(MatchSpec),
     (is_integer(Limit) andalso Limit >= 1) orelse error(badarg),
-    C = #ferrets_select{tab = Tab, cms = CMS, filter = prefilter(MatchSpec), limit = Limit,
+    %% The continuation holds the table's reference, as an ets continuation
+    %% holds its tid: it keeps working after a rename (a missing name is
+    %% kept, so the walk's first call raises the badarg).
+    Id = case is_atom(Tab) andalso ?NIF:whereis(Tab) of
+             Ref when is_reference(Ref) -> Ref;
+             _ -> Tab
+         end,
+    C = #ferrets_select{tab = Id, cms = CMS, filter = prefilter(MatchSpec), limit = Limit,
                         next = [], pending = []},
     case bound_objects(Tab, MatchSpec) of
         all -> step(C);

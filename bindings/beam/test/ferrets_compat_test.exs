@@ -461,6 +461,29 @@ defmodule FerretsCompatTest do
     end
   end
 
+  test "a select/3 continuation of a named table survives a rename" do
+    ms = [{{:"$1", :_}, [], [:"$1"]}]
+
+    for limit <- [1, 2, 10] do
+      assert_same(fn m ->
+        t = m.new(:compat_renamed, [:named_table, :public])
+        m.insert(t, [{1, :a}, {2, :b}, {3, :c}])
+        {first, cont} = m.select(t, ms, limit)
+        m.rename(:compat_renamed, :compat_renamed_2)
+        # Walk the rest through the continuation, after the rename.
+        rest =
+          Stream.unfold(m.select(cont), fn
+            :"$end_of_table" -> nil
+            {chunk, next} -> {chunk, m.select(next)}
+          end)
+          |> Enum.concat()
+
+        m.delete(:compat_renamed_2)
+        Enum.sort(first ++ rest)
+      end)
+    end
+  end
+
   test "select_delete counts what it deleted; a bound key reads only that key" do
     for type <- [:set, :bag, :duplicate_bag] do
       assert_same(fn m ->
