@@ -175,6 +175,14 @@ defmodule Ferrets do
   @spec select_delete(tab(), match_spec()) :: non_neg_integer()
   defdelegate select_delete(tab, match_spec), to: :ferrets
 
+  @doc """
+  Replaces each matching object by the match specification's result for it;
+  how many. The specification must keep every key; bags are refused. See
+  `:ets.select_replace/2`.
+  """
+  @spec select_replace(tab(), match_spec()) :: non_neg_integer()
+  defdelegate select_replace(tab, match_spec), to: :ferrets
+
   @doc "The bindings of the pattern's variables in every match. See `:ets.match/2`."
   @spec match(tab(), term()) :: [[term()]]
   defdelegate match(tab, pattern), to: :ferrets

@@ -5,7 +5,6 @@
 %% everything exported here. Differences: traversal order (`first/1',
 %% `next/2', `tab2list/1', `foldl/3') is ferrets' own hash order;
 %% `ordered_set' is refused with `badarg' (cause `ordered_set_not_supported');
-%% `select_replace/2' is not there yet;
 %% `memory' counts ferrets' own bytes, in words. A `badarg' carries the
 %% same `error_info' explanation as `ets' gives (see `format_error/2'), so
 %% Elixir's `ArgumentError' messages read the same. Work on big tables
@@ -20,7 +19,7 @@
          first/1, next/2, last/1, prev/2, safe_fixtable/2, tab2list/1, foldl/3, foldr/3,
          info/1, info/2, whereis/1, rename/2, give_away/3, setopts/2, all/0,
          select/1, select/2, select/3, select_reverse/1, select_reverse/2,
-         select_reverse/3, select_count/2, select_delete/2,
+         select_reverse/3, select_count/2, select_delete/2, select_replace/2,
          match/1, match/2, match/3, match_object/1, match_object/2, match_object/3,
          match_delete/2]).
 -export([format_error/2]).
@@ -289,6 +288,14 @@ select_count(Tab, MatchSpec) ->
 %% that matched (`delete_object/2'); the count is of the objects deleted.
 select_delete(Tab, MatchSpec) -> ?TRY(delete_matching(Tab, MatchSpec), [Tab, MatchSpec]).
 
+%% @doc Replaces each object `MatchSpec' matches by the specification's
+%% result for it and counts them, like `ets:select_replace/2'. The
+%% specification must keep every object's key, as `ets' judges it (it is
+%% asked, on an empty table of the same kind); bags are refused, as by
+%% `ets'. Each object is replaced only if it is still the object that
+%% matched, where it stands (a `duplicate_bag' keeps its order).
+select_replace(Tab, MatchSpec) -> ?TRY(replace_matching(Tab, MatchSpec), [Tab, MatchSpec]).
+
 %% @doc `[[Binding]]' of the pattern's variables, like `ets:match/2'.
 match(Tab, Pattern) -> ?TRY(results(Tab, [{Pattern, [], ['$$']}]), [Tab, Pattern]).
 
@@ -377,6 +384,39 @@ delete_matching(Tab, MatchSpec) ->
                      end
              end,
     fold_candidates(fun(Objs, N) -> lists:foldl(Delete, N, Objs) end, 0, Tab, MatchSpec).
+
+replace_matching(Tab, MatchSpec) ->
+    %% As `ets': write access, then the table type, then the specification.
+    true = ?NIF:delete_key(Tab, make_ref()),
+    Type = ?NIF:info(Tab, type),
+    Type =/= bag orelse error(badarg),
+    CMS = compile_ms(MatchSpec),
+    keeps_keys(MatchSpec, Type, ?NIF:info(Tab, keypos)) orelse error(badarg),
+    Replace = fun(O, N) ->
+                      case run_ms([O], CMS) of
+                          [New] ->
+                              case ?NIF:replace_object(Tab, O, New) of
+                                  true -> N + 1;
+                                  false -> N
+                              end;
+                          _ -> N
+                      end
+              end,
+    fold_candidates(fun(Objs, N) -> lists:foldl(Replace, N, Objs) end, 0, Tab, MatchSpec).
+
+%% Whether `ets:select_replace/2' takes `MatchSpec' for a table of `Type'
+%% with `KeyPos': it must keep every object's key, which `ets' judges from
+%% the specification alone, so an empty table answers (and nothing here
+%% has to copy its rules).
+keeps_keys(MatchSpec, Type, KeyPos) ->
+    T = ets:new(?MODULE, [Type, private, {keypos, KeyPos}]),
+    try ets:select_replace(T, MatchSpec) of
+        _ -> true
+    catch
+        error:badarg -> false
+    after
+        ets:delete(T)
+    end.
 
 %% Folds `Fun(Objects, Acc)' over the objects `MatchSpec' may match: those
 %% of the keys it binds, or the whole table.
@@ -557,12 +597,17 @@ access_cause(F, Tab, Mine) ->
 writes(F) ->
     lists:member(F, [insert, insert_new, delete, delete_object, delete_all_objects, take,
                      update_counter, update_element, rename, setopts, give_away,
-                     select_delete, match_delete]).
+                     select_delete, select_replace, match_delete]).
 
 kind_cause(update_counter, Tab) ->
     case ?NIF:info(Tab, type) of
         set -> none;
         _ -> table_type
+    end;
+kind_cause(select_replace, Tab) ->
+    case ?NIF:info(Tab, type) of
+        bag -> table_type;
+        _ -> none
     end;
 kind_cause(_, _) ->
     none.
@@ -738,6 +783,13 @@ explain(F, [MatchSpec], _, TabMsg)
   when F =:= select; F =:= select_reverse; F =:= select_count; F =:= select_delete ->
     case {TabMsg, match_spec(MatchSpec)} of
         {<<>>, false} -> [<<>>, <<"not a valid match specification">>];
+        _ -> [TabMsg]
+    end;
+explain(select_replace, [_MatchSpec], _, TabMsg) ->
+    %% `ets' blames the specification whenever the table is fine: it may be
+    %% a valid one that does not keep the key.
+    case TabMsg of
+        <<>> -> [<<>>, <<"not a valid match specification">>];
         _ -> [TabMsg]
     end;
 explain(F, [MatchSpec, Limit], _, TabMsg) when F =:= select; F =:= select_reverse ->

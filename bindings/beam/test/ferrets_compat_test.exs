@@ -484,6 +484,66 @@ defmodule FerretsCompatTest do
     end
   end
 
+  test "select_replace replaces what matches in place, when the key is kept, as ets does" do
+    specs = [
+      [{{:"$1", :a}, [], [{{:"$1", :z}}]}],
+      [{{:"$1", :"$2"}, [{:is_atom, :"$2"}], [{{:"$1", {{:"$2", :"$2"}}}}]}],
+      [{{:"$1", :a}, [], [:"$_"]}],
+      [{{:"$1", :"$2"}, [], [{{:"$1", {:const, 5}}}]}],
+      [{{1, :"$2"}, [], [{:const, {1, 3}}]}],
+      [{{:"$1", :_}, [], [{{{:element, 1, :"$_"}, 7}}]}],
+      # Bound keys (read directly), one of them absent.
+      [{{2, :"$1"}, [], [{{2, :"$1", :more}}]}, {{9, :_}, [], [{{9}}]}],
+      # Matches nothing.
+      [{{:"$1", :nope}, [], [{{:"$1", :z}}]}],
+      [],
+      # Keys not kept, or no valid specification: badarg, nothing replaced.
+      [{{:"$1", :a}, [], [{{2, :z}}]}],
+      [{{:"$1", :"$2"}, [], [{{:"$2", 7}}]}],
+      [{:"$1", [], [:"$1"]}],
+      [{{:"$1", :a}, [], [{{:"$1", :z}}]}, {{:"$1", :b}, [], [{:const, {1, 3}}]}],
+      :bad,
+      [{{:"$1", :a}, [:bad_guard], [:"$_"]}]
+    ]
+
+    for type <- [:set, :bag, :duplicate_bag], ms <- specs do
+      assert_same(fn m ->
+        t = m.new(:t, [type])
+        m.insert(t, [{1, :a}, {1, :b}, {2, :a}, {2, :a}, {3, :c}, {4, :a}])
+        r = capture(fn -> m.select_replace(t, ms) end)
+        {r, for(k <- 1..4, do: m.lookup(t, k))}
+      end)
+    end
+
+    # Keys at another position.
+    assert_same(fn m ->
+      t = m.new(:t, [{:keypos, 2}])
+      m.insert(t, [{:a, 1}, {:b, 2}])
+      r = m.select_replace(t, [{{:"$1", :"$2"}, [], [{{{:x, :"$1"}, :"$2"}}]}])
+      bad = capture(fn -> m.select_replace(t, [{{:"$1", :"$2"}, [], [{{:"$2", :"$1"}}]}]) end)
+      {r, bad, Enum.sort(m.tab2list(t))}
+    end)
+
+    # It writes: refused from another process on a protected table (even
+    # when nothing matches), as on a private one, a deleted one, a name
+    # that is no table.
+    for {protection, use} <- [{:protected, :other}, {:private, :other}, {:public, :deleted}] do
+      assert_same(fn m ->
+        t = m.new(:t, [protection])
+        m.insert(t, [{1, :a}])
+        call = fn -> m.select_replace(t, [{{9, :_}, [], [:"$_"]}]) end
+
+        case use do
+          :other -> other(call)
+          :deleted -> (m.delete(t) && capture(call))
+        end
+      end)
+    end
+
+    assert_same(fn m -> capture(fn -> m.select_replace(:compat_no_such_table, []) end) end)
+    assert_same(fn m -> capture(fn -> m.select_replace(:compat_no_such_table, :bad) end) end)
+  end
+
   test "select_delete counts what it deleted; a bound key reads only that key" do
     for type <- [:set, :bag, :duplicate_bag] do
       assert_same(fn m ->

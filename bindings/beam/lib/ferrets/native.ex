@@ -39,6 +39,8 @@ defmodule Ferrets.Native do
   @doc false
   def delete_object_count(_tab, _object), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
+  def replace_object(_tab, _old, _new), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
   def delete_table(_tab), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
   def delete_all_objects(_tab), do: :erlang.nif_error(:nif_not_loaded)

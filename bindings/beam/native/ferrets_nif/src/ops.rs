@@ -308,6 +308,43 @@ fn remove_object<'a>(env: Env<'a>, tab: Term<'a>, object: Term<'a>) -> NifResult
     Ok(removed as usize)
 }
 
+lean_nif!("replace_object" => replace_object, 0, 1, 2);
+
+/// `select_replace/2`'s step: replaces one copy of exactly `old` by `new`
+/// (an object with the same key) where it stands; whether it did. As in
+/// [`remove_object`], a set's object is sealed before the comparison, so
+/// that no in-place overwrite slips between it and the replacement. Bags
+/// are refused (as `ets:select_replace/2` refuses them).
+fn replace_object<'a>(env: Env<'a>, tab: Term<'a>, old: Term<'a>, new: Term<'a>) -> NifResult<bool> {
+    let t = resolve(env, tab, Access::Write)?;
+    let raw = env.as_c_arg();
+    let (k, old) = encode_object(raw, old.as_c_arg(), t.keypos).map_err(|()| Error::BadArg)?;
+    let (new_key, new) = encode_object(raw, new.as_c_arg(), t.keypos).map_err(|()| Error::BadArg)?;
+    if new_key != k || t.kind == Kind::Bag {
+        return Err(Error::BadArg);
+    }
+    Ok(t.table.compute(k, |cur| match cur {
+        None => Compute::Keep(false),
+        Some(e) if t.kind == Kind::Set => {
+            let Some(o) = e.single() else { return Compute::Keep(false) };
+            o.seal();
+            if o.same(&old) {
+                Compute::Insert(Entry::one(new.clone()), true)
+            } else {
+                Compute::Keep(false)
+            }
+        }
+        Some(e) => match e.objects().iter().position(|o| o.same(&old)) {
+            None => Compute::Keep(false),
+            Some(i) => {
+                let mut v = e.objects().to_vec();
+                v[i] = new.clone();
+                Entry::from_vec(v).map_or(Compute::Keep(false), |e| Compute::Insert(e, true))
+            }
+        },
+    }))
+}
+
 lean_nif!("delete_table" => delete_table, 0);
 
 /// `delete(Tab)`.
