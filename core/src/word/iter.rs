@@ -63,13 +63,14 @@ impl<'a, K: Word, V: Word, S: BuildHasher> WordIter<'a, K, V, S> {
                         continue;
                     }
                     let key = group.key(lane);
-                    let pos = table.hashed(key).pos;
+                    let h = table.hashed(key);
+                    let pos = h.pos;
                     if pos < from || end.is_some_and(|end| pos >= end) {
                         continue;
                     }
                     if state & COPIED != 0 {
                         // A resize started meanwhile and moved it: read it there.
-                        if let Some(now) = table.lookup(key) {
+                        if let Some(now) = table.lookup(key, h) {
                             out.push((K::from_bits(key), V::from_bits(now)));
                         }
                     } else {

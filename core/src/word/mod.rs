@@ -195,11 +195,12 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
         crate::quiesce::Reading::new(&self.retired)
     }
 
-    /// Reader lookup of a key's value bits: loads only. The caller is in
-    /// a section ([`Self::pin`] or [`Self::read`]).
+    /// Reader lookup of a key's value bits: loads only, and no code of the
+    /// caller's (`Word`, `BuildHasher`) runs in it, so it cannot unwind.
+    /// The caller is in a section ([`Self::pin`] or [`Self::read`], or
+    /// `quiesce::read_with`).
     #[inline]
-    fn lookup(&self, key: u64) -> Option<u64> {
-        let h = self.hashed(key);
+    fn lookup(&self, key: u64, h: Hashed) -> Option<u64> {
         let mut t = self.partition(h).root();
         loop {
             if let Find::Hit(v) = t.find(key, h) {
@@ -218,13 +219,23 @@ impl<K: Word, V: Word, S: BuildHasher> WordTable<K, V, S> {
     /// The value stored under `key`.
     #[inline]
     pub fn get(&self, key: K) -> Option<V> {
-        crate::quiesce::read_with(&self.retired, || self.lookup(key.to_bits())).map(V::from_bits)
+        // The key's bits and hash (user code: `Word`, the hasher) in the
+        // section's `prepare`, where a panic still ends the section.
+        let prepare = || {
+            let key = key.to_bits();
+            (key, self.hashed(key))
+        };
+        crate::quiesce::read_with(&self.retired, prepare, |(key, h)| self.lookup(key, h)).map(V::from_bits)
     }
 
     /// Whether `key` is present.
     #[inline]
     pub fn contains_key(&self, key: K) -> bool {
-        crate::quiesce::read_with(&self.retired, || self.lookup(key.to_bits())).is_some()
+        let prepare = || {
+            let key = key.to_bits();
+            (key, self.hashed(key))
+        };
+        crate::quiesce::read_with(&self.retired, prepare, |(key, h)| self.lookup(key, h)).is_some()
     }
 
     /// Stores `value` under `key`, replacing any previous value.

@@ -183,3 +183,27 @@ fn finish_resizes_settles_a_load_that_stopped_mid_resize() {
     t.finish_resizes();
     assert_eq!(t.memory_bytes(), settled);
 }
+
+/// `get` runs the key's `to_bits` and the hasher (user code) in its
+/// section's `prepare`: a panic there still ends the section, so this
+/// thread does not hold back every later retirement.
+#[cfg(not(loom))]
+#[test]
+fn a_key_that_panics_leaves_no_section_open() {
+    #[derive(Clone, Copy)]
+    struct Bad;
+    impl crate::Word for Bad {
+        fn to_bits(self) -> u64 {
+            panic!("no bits")
+        }
+        fn from_bits(_: u64) -> Self {
+            Bad
+        }
+    }
+    let t: WordTable<Bad, u64> = WordTable::new();
+    let t = std::panic::AssertUnwindSafe(&t);
+    assert!(std::panic::catch_unwind(|| t.get(Bad)).is_err());
+    assert!(!crate::quiesce::in_section());
+    assert!(std::panic::catch_unwind(|| t.contains_key(Bad)).is_err());
+    assert!(!crate::quiesce::in_section());
+}
