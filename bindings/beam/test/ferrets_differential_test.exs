@@ -101,8 +101,29 @@ defmodule FerretsDifferentialTest do
     end
   end
 
+  # select_replace: a body that keeps the key (the head's key variable or
+  # constant, or '$_'), or any specification at all (mostly refused: ETS
+  # judges whether it keeps the key, for both modules).
+  defp rand_replace_spec do
+    key = rand_pattern_key()
+
+    case :rand.uniform(4) do
+      1 ->
+        rand_match_spec()
+
+      _ ->
+        Enum.random([
+          [{{:"$1", :"$2"}, [], [{{:"$1", :x}}]}],
+          [{{:"$1", :"$2"}, [{:is_integer, :"$2"}], [{{:"$1", {:const, :int}}}]}],
+          [{{:"$1", :_, :_}, [], [:"$_"]}],
+          [{{key, :"$2"}, [], [{{{:const, key}, {{:"$2"}}}}]}],
+          [{{:"$1", :"$2"}, [], [{{:"$1", :"$2", :more}}]}, {{:"$1", :_, :_}, [], [{{:"$1"}}]}]
+        ])
+    end
+  end
+
   defp rand_op do
-    case :rand.uniform(27) do
+    case :rand.uniform(28) do
       n when n <= 5 ->
         if :rand.uniform(4) == 1,
           do: {:insert, [for(_ <- 1..:rand.uniform(4), do: rand_object())]},
@@ -128,6 +149,7 @@ defmodule FerretsDifferentialTest do
       25 -> {Enum.random([:select_count, :select_delete]), [rand_match_spec()]}
       26 -> {Enum.random([:match, :match_object, :match_delete]), [rand_head()]}
       27 -> {:select_walk, [Enum.random([:match, :match_object]), rand_head(), Enum.random([1, 3, 0])]}
+      28 -> {:select_replace, [rand_replace_spec()]}
     end
   end
 
