@@ -471,17 +471,20 @@ impl Table {
         Ok(dict)
     }
 
-    /// Writes encoded entries, with the GIL released when there are many;
-    /// after many, finishes the resizes they started (a bulk load would
-    /// otherwise leave growing partitions holding two arrays until later
-    /// writes finish them: slower misses and up to ~1.6x the memory).
+    /// Writes encoded entries, with the GIL released when there are many.
+    /// After a bulk load (many, and at least an eighth of the table) it
+    /// finishes the resizes they started: growing partitions would otherwise
+    /// hold two arrays until later writes finish them (slower misses, more
+    /// memory). A small batch into a big table leaves that to later writes
+    /// (finishing could copy much of the table).
     fn write_all(&self, py: Python<'_>, batch: Vec<Pending>) {
-        let many = batch.len() > DETACH_ABOVE;
+        let n = batch.len();
+        let many = n > DETACH_ABOVE;
         let write = || {
             for (k, original, v) in batch {
                 put(self.map(), k, original, v);
             }
-            if many {
+            if many && n.saturating_mul(8) >= self.map().len() {
                 self.map().finish_resizes();
             }
         };

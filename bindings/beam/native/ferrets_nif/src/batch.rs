@@ -226,11 +226,14 @@ impl TableResource {
                 true
             });
         }
+        let n = all.len();
         let stored = self.insert_batch(all, new_only);
-        if stored {
-            // Still on the dirty scheduler: finish the resizes the list
-            // started, or growing partitions keep two arrays (slower misses,
-            // more memory) until later writes finish them.
+        // A bulk load (the list is at least an eighth of the table): still
+        // on the dirty scheduler, finish the resizes it started, or growing
+        // partitions keep two arrays (slower misses, more memory) until
+        // later writes finish them. A small list into a big table leaves
+        // them to those writes (finishing could copy much of the table).
+        if stored && n.saturating_mul(8) >= self.table.len() {
             self.table.finish_resizes();
         }
         stored
