@@ -64,6 +64,14 @@ defmodule Ferrets do
   @spec delete_all_objects(tab()) :: true
   defdelegate delete_all_objects(tab), to: :ferrets
 
+  @doc """
+  Replaces every object by those `init_fun` returns (`init_fun.(:read)`
+  until `:end_of_input`), then finishes the table's growth (a bulk load).
+  See `:ets.init_table/2`.
+  """
+  @spec init_table(tab(), (:read | :close -> term())) :: true
+  defdelegate init_table(tab, init_fun), to: :ferrets
+
   @doc "Atomically updates counters. See `:ets.update_counter/3`."
   @spec update_counter(tab(), term(), term()) :: integer() | [integer()]
   defdelegate update_counter(tab, key, op), to: :ferrets
@@ -153,6 +161,10 @@ defmodule Ferrets do
   @doc "The next results of a `select/3` walk. See `:ets.select/1`."
   @spec select(continuation()) :: {[term()], continuation()} | :"$end_of_table"
   defdelegate select(continuation), to: :ferrets
+
+  @doc "A continuation that went through the external term format, usable again. See `:ets.repair_continuation/2`."
+  @spec repair_continuation(continuation(), match_spec()) :: continuation()
+  defdelegate repair_continuation(continuation, match_spec), to: :ferrets
 
   @doc "The same as `select/2` for hash tables. See `:ets.select_reverse/2`."
   @spec select_reverse(tab(), match_spec()) :: [term()]

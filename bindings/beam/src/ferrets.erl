@@ -21,7 +21,7 @@
          select/1, select/2, select/3, select_reverse/1, select_reverse/2,
          select_reverse/3, select_count/2, select_delete/2, select_replace/2,
          match/1, match/2, match/3, match_object/1, match_object/2, match_object/3,
-         match_delete/2]).
+         match_delete/2, init_table/2, repair_continuation/2]).
 -export([format_error/2]).
 
 -define(NIF, 'Elixir.Ferrets.Native').
@@ -133,6 +133,46 @@ delete_all_objects(Tab) ->
              too_big -> ?NIF:delete_all_objects_dirty(Tab);
              R -> R
          end, [Tab]).
+
+%% @doc Replaces every object by those `InitFun' returns, like
+%% `ets:init_table/2' (the same steps: `InitFun(read)' until
+%% `end_of_input', `InitFun(close)' when an insert fails, whose exit is
+%% passed on). A bulk load: it then finishes the resizes it started, so the
+%% table does not keep growing partitions' old arrays until later writes.
+init_table(Tab, InitFun) ->
+    delete_all_objects(Tab),
+    init_table_continue(Tab, InitFun(read)).
+
+init_table_continue(Tab, end_of_input) ->
+    _ = (catch ?NIF:finish_resizes(Tab)),
+    true;
+init_table_continue(Tab, {List, Fun}) when is_list(List), is_function(Fun) ->
+    case catch init_table_sub(Tab, List) of
+        {'EXIT', Reason} ->
+            _ = (catch Fun(close)),
+            exit(Reason);
+        true ->
+            init_table_continue(Tab, Fun(read))
+    end;
+init_table_continue(_Tab, Error) ->
+    exit(Error).
+
+init_table_sub(_Tab, []) -> true;
+init_table_sub(Tab, [H | T]) ->
+    insert(Tab, H),
+    init_table_sub(Tab, T).
+
+%% @doc A continuation that went through the external term format, made
+%% usable again, like `ets:repair_continuation/2' (on OTP 25 a compiled
+%% match specification survives it on its node, so this changes nothing
+%% then).
+repair_continuation('$end_of_table', _MatchSpec) ->
+    '$end_of_table';
+repair_continuation(#ferrets_select{cms = CMS} = Cont, MatchSpec) ->
+    case CMS =:= none orelse ets:is_compiled_ms(CMS) of
+        true -> Cont;
+        false -> Cont#ferrets_select{cms = ets:match_spec_compile(MatchSpec)}
+    end.
 
 %% @doc Atomic counter update, like `ets:update_counter/3'.
 update_counter(Tab, Key, UpdateOp) ->

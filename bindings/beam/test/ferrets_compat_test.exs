@@ -544,6 +544,83 @@ defmodule FerretsCompatTest do
     assert_same(fn m -> capture(fn -> m.select_replace(:compat_no_such_table, :bad) end) end)
   end
 
+  test "init_table replaces the content batch by batch, and passes a failed insert's exit on" do
+    batches = fn batches ->
+      # An init fun over `batches`, which reports `:close` to the caller.
+      me = self()
+
+      step = fn step, rest ->
+        fn
+          :read ->
+            case rest do
+              [] -> :end_of_input
+              [:garbage | _] -> :garbage
+              [b | more] -> {b, step.(step, more)}
+            end
+
+          :close ->
+            send(me, :closed)
+            :ok
+        end
+      end
+
+      step.(step, batches)
+    end
+
+    for type <- [:set, :bag, :duplicate_bag] do
+      assert_same(fn m ->
+        t = m.new(:t, [type])
+        m.insert(t, [{:old, 1}, {1, :old}])
+        r = m.init_table(t, batches.([[{1, :a}, {2, :b}], [], [[{1, :c}, {3, :d}], {1, :a}]]))
+        {r, Enum.sort(m.tab2list(t))}
+      end)
+    end
+
+    # A failed insert: `close`, then its exit; objects before it stay. The
+    # exit carries a stack trace, so compare its reason alone.
+    assert_same(fn m ->
+      t = m.new(:t, [])
+      m.insert(t, {:old, 1})
+
+      r =
+        try do
+          m.init_table(t, batches.([[{1, :a}, :not_a_tuple, {2, :b}], [{3, :c}]]))
+        catch
+          :exit, {reason, [_ | _]} -> {:exit, reason}
+        end
+
+      closed = receive do: (:closed -> true), after: (0 -> false)
+      {r, closed, Enum.sort(m.tab2list(t))}
+    end)
+
+    # An init fun answering neither a batch nor `end_of_input`.
+    assert_same(fn m ->
+      t = m.new(:t, [])
+      {capture(fn -> m.init_table(t, batches.([[{1, :a}], :garbage])) end), m.tab2list(t)}
+    end)
+  end
+
+  test "repair_continuation gives a continuation that walks on, as ets's does" do
+    ms = [{{:"$1", :_}, [], [:"$1"]}]
+
+    assert_same(fn m ->
+      t = m.new(:t, [])
+      m.insert(t, for(i <- 1..10, do: {i, i}))
+      {first, cont} = m.select(t, ms, 3)
+      cont = :erlang.binary_to_term(:erlang.term_to_binary(cont))
+      cont = m.repair_continuation(cont, ms)
+
+      rest =
+        Stream.unfold(m.select(cont), fn
+          :"$end_of_table" -> nil
+          {chunk, next} -> {chunk, m.select(next)}
+        end)
+        |> Enum.concat()
+
+      {Enum.sort(first ++ rest), m.repair_continuation(:"$end_of_table", ms)}
+    end)
+  end
+
   test "select_delete counts what it deleted; a bound key reads only that key" do
     for type <- [:set, :bag, :duplicate_bag] do
       assert_same(fn m ->

@@ -47,6 +47,8 @@ defmodule Ferrets.Native do
   @doc false
   def delete_all_objects_dirty(_tab), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
+  def finish_resizes(_tab), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
   def update_counter(_tab, _key, _ops), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
   def update_counter_default(_tab, _key, _ops, _default), do: :erlang.nif_error(:nif_not_loaded)

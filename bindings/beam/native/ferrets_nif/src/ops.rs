@@ -366,6 +366,16 @@ fn delete_all_objects<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
     Ok(true.encode(env))
 }
 
+/// Finishes the resizes in progress (after `init_table/2`'s bulk load: the
+/// copy writers would otherwise leave to later writes), on a dirty CPU
+/// scheduler: it may copy much of the table.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn finish_resizes<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<bool> {
+    let t = crate::table::resolve_blocking(env, tab, Access::Write)?;
+    t.table.finish_resizes();
+    Ok(true)
+}
+
 /// `delete_all_objects(Tab)` for big tables, on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn delete_all_objects_dirty<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<bool> {
