@@ -162,6 +162,22 @@ defmodule Ferrets do
   @spec select(continuation()) :: {[term()], continuation()} | :"$end_of_table"
   defdelegate select(continuation), to: :ferrets
 
+  @doc "Compiles a match specification. See `:ets.match_spec_compile/1`."
+  @spec match_spec_compile(match_spec()) :: :ets.compiled_match_spec()
+  defdelegate match_spec_compile(match_spec), to: :ets
+
+  @doc "Runs a compiled match specification over a list. See `:ets.match_spec_run/2`."
+  @spec match_spec_run([term()], :ets.compiled_match_spec()) :: [term()]
+  defdelegate match_spec_run(list, compiled), to: :ets
+
+  @doc "Whether `term` is a compiled match specification. See `:ets.is_compiled_ms/1`."
+  @spec is_compiled_ms(term()) :: boolean()
+  defdelegate is_compiled_ms(term), to: :ets
+
+  @doc "Runs a match specification on one tuple. See `:ets.test_ms/2`."
+  @spec test_ms(tuple(), match_spec()) :: {:ok, term()} | {:error, [{:warning | :error, charlist()}]}
+  defdelegate test_ms(tuple, match_spec), to: :ets
+
   @doc "A continuation that went through the external term format, usable again. See `:ets.repair_continuation/2`."
   @spec repair_continuation(continuation(), match_spec()) :: continuation()
   defdelegate repair_continuation(continuation, match_spec), to: :ferrets

@@ -22,6 +22,9 @@
          select_reverse/3, select_count/2, select_delete/2, select_replace/2,
          match/1, match/2, match/3, match_object/1, match_object/2, match_object/3,
          match_delete/2, init_table/2, repair_continuation/2]).
+%% Match specifications without a table: `ets''s own, so that code calling
+%% them through a module variable finds them here too.
+-export([match_spec_compile/1, match_spec_run/2, is_compiled_ms/1, test_ms/2]).
 -export([format_error/2]).
 
 -define(NIF, 'Elixir.Ferrets.Native').
@@ -173,6 +176,18 @@ repair_continuation(#ferrets_select{cms = CMS} = Cont, MatchSpec) ->
         true -> Cont;
         false -> Cont#ferrets_select{cms = ets:match_spec_compile(MatchSpec)}
     end.
+
+%% @doc `ets:match_spec_compile/1'.
+match_spec_compile(MatchSpec) -> ets:match_spec_compile(MatchSpec).
+
+%% @doc `ets:match_spec_run/2'.
+match_spec_run(List, CompiledMatchSpec) -> ets:match_spec_run(List, CompiledMatchSpec).
+
+%% @doc `ets:is_compiled_ms/1'.
+is_compiled_ms(Term) -> ets:is_compiled_ms(Term).
+
+%% @doc `ets:test_ms/2'.
+test_ms(Tuple, MatchSpec) -> ets:test_ms(Tuple, MatchSpec).
 
 %% @doc Atomic counter update, like `ets:update_counter/3'.
 update_counter(Tab, Key, UpdateOp) ->

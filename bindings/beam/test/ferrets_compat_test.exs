@@ -600,6 +600,23 @@ defmodule FerretsCompatTest do
     end)
   end
 
+  test "the table-less match specification functions are ets's" do
+    ms = [{{:"$1", :"$2"}, [{:>, :"$2", 1}], [:"$1"]}]
+
+    for call <- [
+          fn m -> m.is_compiled_ms(m.match_spec_compile(ms)) end,
+          fn m -> m.match_spec_run([{:a, 1}, {:b, 2}], m.match_spec_compile(ms)) end,
+          fn m -> m.test_ms({:b, 2}, ms) end,
+          fn m -> m.test_ms({:b, 2}, :bad) end,
+          fn m -> m.is_compiled_ms(:x) end,
+          fn m -> m.match_spec_compile(:bad) end
+        ] do
+      assert_same(fn m -> capture(fn -> call.(m) end) end)
+    end
+
+    assert :ferrets.is_compiled_ms(Ferrets.match_spec_compile(ms))
+  end
+
   test "repair_continuation gives a continuation that walks on, as ets's does" do
     ms = [{{:"$1", :_}, [], [:"$1"]}]
 
