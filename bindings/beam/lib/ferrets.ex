@@ -162,6 +162,10 @@ defmodule Ferrets do
   @spec select(continuation()) :: {[term()], continuation()} | :"$end_of_table"
   defdelegate select(continuation), to: :ferrets
 
+  @doc "A QLC table over `tab`. See `:ets.table/2`."
+  @spec table(tab(), list() | tuple()) :: :qlc.query_handle()
+  defdelegate table(tab, options \\ []), to: :ferrets
+
   @doc "Compiles a match specification. See `:ets.match_spec_compile/1`."
   @spec match_spec_compile(match_spec()) :: :ets.compiled_match_spec()
   defdelegate match_spec_compile(match_spec), to: :ets

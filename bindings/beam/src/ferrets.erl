@@ -21,7 +21,7 @@
          select/1, select/2, select/3, select_reverse/1, select_reverse/2,
          select_reverse/3, select_count/2, select_delete/2, select_replace/2,
          match/1, match/2, match/3, match_object/1, match_object/2, match_object/3,
-         match_delete/2, init_table/2, repair_continuation/2]).
+         match_delete/2, init_table/2, repair_continuation/2, table/1, table/2]).
 %% Match specifications without a table: `ets''s own, so that code calling
 %% them through a module variable finds them here too.
 -export([match_spec_compile/1, match_spec_run/2, is_compiled_ms/1, test_ms/2]).
@@ -176,6 +176,91 @@ repair_continuation(#ferrets_select{cms = CMS} = Cont, MatchSpec) ->
         true -> Cont;
         false -> Cont#ferrets_select{cms = ets:match_spec_compile(MatchSpec)}
     end.
+
+%% @doc A QLC table over `Tab', like `ets:table/1'.
+table(Tab) -> table(Tab, []).
+
+%% @doc A QLC table over `Tab', like `ets:table/2' (ets.erl's own
+%% construction over ferrets' calls: options `traverse' and `n_objects',
+%% the others passed to `qlc:table/2'; keys looked up directly).
+table(Tab, Opts) ->
+    case table_options(Opts, [traverse, n_objects]) of
+        {badarg, _} ->
+            erlang:error(badarg, [Tab, Opts]);
+        [[Traverse, NObjs], QlcOptions] ->
+            TF = case Traverse of
+                     first_next -> fun() -> qlc_next(Tab, first(Tab)) end;
+                     last_prev -> fun() -> qlc_prev(Tab, last(Tab)) end;
+                     select -> fun(MS) -> qlc_select(select(Tab, MS, NObjs)) end;
+                     {select, MS} -> fun() -> qlc_select(select(Tab, MS, NObjs)) end
+                 end,
+            PreFun = fun(_) -> safe_fixtable(Tab, true) end,
+            PostFun = fun() -> safe_fixtable(Tab, false) end,
+            InfoFun = fun(Tag) -> table_info(Tab, Tag) end,
+            LookupFun = case Traverse of
+                            {select, _MS} -> undefined;
+                            _ ->
+                                fun(_Pos, [K]) -> lookup(Tab, K);
+                                   (_Pos, Ks) -> lists:flatmap(fun(K) -> lookup(Tab, K) end, Ks)
+                                end
+                        end,
+            FormatFun = fun({all, _NElements, _ElementFun}) ->
+                                {?MODULE, table, [Tab | [Opts || Opts =/= []]]};
+                           ({match_spec, MS}) ->
+                                {?MODULE, table, [Tab, [{traverse, {select, MS}} | listify(Opts)]]};
+                           ({lookup, _KeyPos, [Value], _NElements, ElementFun}) ->
+                                io_lib:format("~w:lookup(~w, ~w)", [?MODULE, Tab, ElementFun(Value)]);
+                           ({lookup, _KeyPos, Values, _NElements, ElementFun}) ->
+                                Vals = [ElementFun(V) || V <- Values],
+                                io_lib:format("lists:flatmap(fun(V) -> ~w:lookup(~w, V) end, ~w)",
+                                              [?MODULE, Tab, Vals])
+                        end,
+            qlc:table(TF, [{pre_fun, PreFun}, {post_fun, PostFun}, {info_fun, InfoFun},
+                           {format_fun, FormatFun}, {key_equality, '=:='},
+                           {lookup_fun, LookupFun}] ++ QlcOptions)
+    end.
+
+table_info(Tab, num_of_objects) -> info(Tab, size);
+table_info(Tab, keypos) -> info(Tab, keypos);
+table_info(Tab, is_unique_objects) -> info(Tab, type) =/= duplicate_bag;
+table_info(_Tab, is_sorted_key) -> false;
+table_info(_Tab, _) -> undefined.
+
+qlc_next(_Tab, '$end_of_table') -> [];
+qlc_next(Tab, Key) -> lookup(Tab, Key) ++ fun() -> qlc_next(Tab, next(Tab, Key)) end.
+
+qlc_prev(_Tab, '$end_of_table') -> [];
+qlc_prev(Tab, Key) -> lookup(Tab, Key) ++ fun() -> qlc_prev(Tab, prev(Tab, Key)) end.
+
+qlc_select('$end_of_table') -> [];
+qlc_select({Objects, Cont}) -> Objects ++ fun() -> qlc_select(select(Cont)) end.
+
+%% `ets''s option parsing for `table/2': the values of `Keys', then the
+%% options left for `qlc:table/2'.
+table_options(Options, Keys) when is_list(Options) -> table_options(Options, Keys, []);
+table_options(Option, Keys) -> table_options([Option], Keys, []).
+
+table_options(Options, [Key | Keys], L) when is_list(Options) ->
+    V = case lists:keyfind(Key, 1, Options) of
+            {n_objects, default} -> {ok, 100};
+            {n_objects, NObjs} when is_integer(NObjs), NObjs >= 1 -> {ok, NObjs};
+            {traverse, select} -> {ok, select};
+            {traverse, {select, _MS} = Select} -> {ok, Select};
+            {traverse, first_next} -> {ok, first_next};
+            {traverse, last_prev} -> {ok, last_prev};
+            {Key, _} -> badarg;
+            false when Key =:= n_objects -> {ok, 100};
+            false -> {ok, select}
+        end,
+    case V of
+        badarg -> {badarg, Key};
+        {ok, Value} -> table_options(lists:keydelete(Key, 1, Options), Keys, [Value | L])
+    end;
+table_options(Options, [], L) ->
+    [lists:reverse(L), Options].
+
+listify(L) when is_list(L) -> L;
+listify(T) -> [T].
 
 %% @doc `ets:match_spec_compile/1'.
 match_spec_compile(MatchSpec) -> ets:match_spec_compile(MatchSpec).

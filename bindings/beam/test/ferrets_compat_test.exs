@@ -600,6 +600,42 @@ defmodule FerretsCompatTest do
     end)
   end
 
+  test "table/1,2 make QLC tables that answer as ets's do" do
+    queries = [
+      fn m, t -> :qlc.e(m.table(t)) |> Enum.sort() end,
+      fn m, t ->
+        :qlc.e(:qlc.string_to_handle(~c"[K || {K, V} <- T, V > 1].", [], [{:T, m.table(t)}]))
+        |> Enum.sort()
+      end,
+      # A constant key: QLC looks it up.
+      fn m, t ->
+        :qlc.e(:qlc.string_to_handle(~c"[X || {K, _} = X <- T, K =:= 2].", [], [{:T, m.table(t)}]))
+      end,
+      fn m, t -> :qlc.e(m.table(t, traverse: :first_next)) |> Enum.sort() end,
+      fn m, t -> :qlc.e(m.table(t, traverse: :last_prev, n_objects: 1)) |> Enum.sort() end,
+      fn m, t -> :qlc.e(m.table(t, traverse: {:select, [{{:"$1", 1}, [], [:"$_"]}]})) end,
+      fn m, t -> :qlc.e(m.table(t, n_objects: :default)) |> Enum.sort() end,
+      fn m, t -> capture(fn -> m.table(t, n_objects: 0) end) |> elem(0) end,
+      fn m, t -> capture(fn -> m.table(t, traverse: :sideways) end) |> elem(0) end,
+      fn m, t ->
+        :qlc.info(m.table(t))
+        |> to_string()
+        |> String.replace("#{m}", "M")
+        |> String.replace(~r/#Ref<[^>]*>/, "T")
+      end
+    ]
+
+    for type <- [:set, :bag, :duplicate_bag], query <- queries do
+      assert_same(fn m ->
+        t = m.new(:compat_qlc, [type])
+        m.insert(t, [{1, 1}, {2, 2}, {2, 3}, {3, 3}])
+        result = query.(m, t)
+        # Not fixed any more once the query is done.
+        {result, m.info(t, :safe_fixed)}
+      end)
+    end
+  end
+
   test "the table-less match specification functions are ets's" do
     ms = [{{:"$1", :"$2"}, [{:>, :"$2", 1}], [:"$1"]}]
 
