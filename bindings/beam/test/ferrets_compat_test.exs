@@ -34,6 +34,15 @@ defmodule FerretsCompatTest do
     Task.async(fn -> capture(f) end) |> Task.await()
   end
 
+  # Every result of the `select/1` walk from `cont` to its end.
+  defp select_rest(m, cont) do
+    Stream.unfold(m.select(cont), fn
+      :"$end_of_table" -> nil
+      {chunk, next} -> {chunk, m.select(next)}
+    end)
+    |> Enum.concat()
+  end
+
   defp capture(f) do
     {:ok, f.()}
   catch
@@ -471,13 +480,7 @@ defmodule FerretsCompatTest do
         {first, cont} = m.select(t, ms, limit)
         m.rename(:compat_renamed, :compat_renamed_2)
         # Walk the rest through the continuation, after the rename.
-        rest =
-          Stream.unfold(m.select(cont), fn
-            :"$end_of_table" -> nil
-            {chunk, next} -> {chunk, m.select(next)}
-          end)
-          |> Enum.concat()
-
+        rest = select_rest(m, cont)
         m.delete(:compat_renamed_2)
         Enum.sort(first ++ rest)
       end)
@@ -662,14 +665,7 @@ defmodule FerretsCompatTest do
       {first, cont} = m.select(t, ms, 3)
       cont = :erlang.binary_to_term(:erlang.term_to_binary(cont))
       cont = m.repair_continuation(cont, ms)
-
-      rest =
-        Stream.unfold(m.select(cont), fn
-          :"$end_of_table" -> nil
-          {chunk, next} -> {chunk, m.select(next)}
-        end)
-        |> Enum.concat()
-
+      rest = select_rest(m, cont)
       {Enum.sort(first ++ rest), m.repair_continuation(:"$end_of_table", ms)}
     end)
   end
