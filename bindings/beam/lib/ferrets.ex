@@ -81,7 +81,8 @@ defmodule Ferrets do
   defdelegate update_counter(tab, key, op, default), to: :ferrets
 
   @doc "Replaces elements of the object under `key`. See `:ets.update_element/3`."
-  @spec update_element(tab(), term(), {pos_integer(), term()} | [{pos_integer(), term()}]) :: boolean()
+  @spec update_element(tab(), term(), {pos_integer(), term()} | [{pos_integer(), term()}]) ::
+          boolean()
   defdelegate update_element(tab, key, spec), to: :ferrets
 
   @doc "The first key in traversal order, or `:'$end_of_table'`. See `:ets.first/1`."
@@ -155,7 +156,8 @@ defmodule Ferrets do
   defdelegate select(tab, match_spec), to: :ferrets
 
   @doc "At most `limit` results and a continuation. See `:ets.select/3`."
-  @spec select(tab(), match_spec(), pos_integer()) :: {[term()], continuation()} | :"$end_of_table"
+  @spec select(tab(), match_spec(), pos_integer()) ::
+          {[term()], continuation()} | :"$end_of_table"
   defdelegate select(tab, match_spec, limit), to: :ferrets
 
   @doc "The next results of a `select/3` walk. See `:ets.select/1`."
@@ -165,6 +167,34 @@ defmodule Ferrets do
   @doc "A QLC table over `tab`. See `:ets.table/2`."
   @spec table(tab(), list() | tuple()) :: :qlc.query_handle()
   defdelegate table(tab, options \\ []), to: :ferrets
+
+  @doc """
+  Writes `tab` to `file` in ETS's own format (readable by `:ets.file2tab/1`
+  too). Options: `{:extended_info, [:object_count | :md5sum]}`,
+  `{:sync, boolean}`. See `:ets.tab2file/3`.
+  """
+  @spec tab2file(tab(), :file.name(), list()) :: :ok | {:error, term()}
+  defdelegate tab2file(tab, file, options \\ []), to: :ferrets
+
+  @doc """
+  A new table with the objects of a `tab2file/3` file, written by ferrets
+  or by `:ets.tab2file/2`. Options: `{:verify, boolean}`, `{:table, tab}`
+  (load into an existing table). See `:ets.file2tab/2`.
+  """
+  @spec file2tab(:file.name(), list()) :: {:ok, tab()} | {:error, term()}
+  defdelegate file2tab(file, options \\ []), to: :ferrets
+
+  @doc "The table information a `tab2file/3` file holds. See `:ets.tabfile_info/1`."
+  @spec tabfile_info(:file.name()) :: {:ok, keyword()} | {:error, term()}
+  defdelegate tabfile_info(file), to: :ferrets
+
+  @doc "Replaces the objects of an open dets table by `tab`'s. See `:ets.to_dets/2`."
+  @spec to_dets(tab(), :dets.tab_name()) :: :dets.tab_name()
+  defdelegate to_dets(tab, dets_tab), to: :ferrets
+
+  @doc "Inserts the objects of an open dets table into `tab`. See `:ets.from_dets/2`."
+  @spec from_dets(tab(), :dets.tab_name()) :: true
+  defdelegate from_dets(tab, dets_tab), to: :ferrets
 
   @doc "Compiles a match specification. See `:ets.match_spec_compile/1`."
   @spec match_spec_compile(match_spec()) :: :ets.compiled_match_spec()
@@ -179,7 +209,8 @@ defmodule Ferrets do
   defdelegate is_compiled_ms(term), to: :ets
 
   @doc "Runs a match specification on one tuple. See `:ets.test_ms/2`."
-  @spec test_ms(tuple(), match_spec()) :: {:ok, term()} | {:error, [{:warning | :error, charlist()}]}
+  @spec test_ms(tuple(), match_spec()) ::
+          {:ok, term()} | {:error, [{:warning | :error, charlist()}]}
   defdelegate test_ms(tuple, match_spec), to: :ets
 
   @doc "A continuation that went through the external term format, usable again. See `:ets.repair_continuation/2`."

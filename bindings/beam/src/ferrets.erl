@@ -22,6 +22,9 @@
          select_reverse/3, select_count/2, select_delete/2, select_replace/2,
          match/1, match/2, match/3, match_object/1, match_object/2, match_object/3,
          match_delete/2, init_table/2, repair_continuation/2, table/1, table/2]).
+%% Files: ETS's `tab2file' format and dets tables (see `ferrets_file').
+-export([tab2file/2, tab2file/3, file2tab/1, file2tab/2, tabfile_info/1,
+         to_dets/2, from_dets/2]).
 %% Match specifications without a table: `ets''s own, so that code calling
 %% them through a module variable finds them here too.
 -export([match_spec_compile/1, match_spec_run/2, is_compiled_ms/1, test_ms/2]).
@@ -176,6 +179,30 @@ repair_continuation(#ferrets_select{cms = CMS} = Cont, MatchSpec) ->
         true -> Cont;
         false -> Cont#ferrets_select{cms = ets:match_spec_compile(MatchSpec)}
     end.
+
+%% @doc Writes `Tab' to `File' in ETS's format, like `ets:tab2file/2'.
+tab2file(Tab, File) -> ferrets_file:tab2file(Tab, File, []).
+
+%% @doc Writes `Tab' to `File' in ETS's format, like `ets:tab2file/3'
+%% (options `{extended_info, [object_count | md5sum]}' and `{sync, Bool}').
+tab2file(Tab, File, Options) -> ferrets_file:tab2file(Tab, File, Options).
+
+%% @doc A new ferrets table with the objects of a `tab2file' file (written
+%% by `ferrets' or `ets'), like `ets:file2tab/1'.
+file2tab(File) -> ferrets_file:file2tab(File, []).
+
+%% @doc Like `file2tab/1' with options `{verify, Bool}' and `{table, Tab}'
+%% (load into an existing table), like `ets:file2tab/2'.
+file2tab(File, Options) -> ferrets_file:file2tab(File, Options).
+
+%% @doc The table information a `tab2file' file holds, like `ets:tabfile_info/1'.
+tabfile_info(File) when is_list(File); is_atom(File) -> ferrets_file:tabfile_info(File).
+
+%% @doc Replaces the objects of an open dets table by `Tab''s, like `ets:to_dets/2'.
+to_dets(Tab, DetsTab) -> ferrets_file:to_dets(Tab, DetsTab).
+
+%% @doc Inserts the objects of an open dets table into `Tab', like `ets:from_dets/2'.
+from_dets(Tab, DetsTab) -> ferrets_file:from_dets(Tab, DetsTab).
 
 %% @doc A QLC table over `Tab', like `ets:table/1'.
 table(Tab) -> table(Tab, []).
