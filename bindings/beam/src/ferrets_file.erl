@@ -7,7 +7,8 @@
 %% results, `{error, Reason}'s and file contents. A table read back is a
 %% ferrets table made with the saved type, protection, keypos and name; a
 %% file of an `ordered_set' gives `{error, cannot_create_table}' (ferrets
-%% has no `ordered_set').
+%% has no `ordered_set'). Being a bulk load, `file2tab' ends by finishing
+%% the table's growth, as `ferrets:init_table/2' does.
 -module(ferrets_file).
 
 -export([tab2file/3, file2tab/2, tabfile_info/1, to_dets/2, from_dets/2]).
@@ -288,7 +289,12 @@ file2tab(File, Opts) ->
                          {false, 0, [], DLContext}}
                 end,
             try
-                do_read_and_verify(ReadFun, InitState, Table, StrippedOptions, HeadCount, Verify)
+                Loaded = do_read_and_verify(ReadFun, InitState, Table, StrippedOptions,
+                                            HeadCount, Verify),
+                %% A bulk load, as `init_table': finish the growth it started
+                %% (see `ferrets:init_table/2').
+                _ = (catch 'Elixir.Ferrets.Native':finish_resizes(Table)),
+                Loaded
             catch
                 throw:TReason ->
                     ferrets:delete(Table),

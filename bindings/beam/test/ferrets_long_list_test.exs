@@ -21,6 +21,7 @@ defmodule FerretsLongListTest do
       # Keys repeat (each about 3 times), with equal and different objects,
       # so which object wins and the per-key order matter.
       list = for i <- 1..n, do: {rem(i * 7, div(n, 3)), rem(i, 5), i > n - 10}
+
       [ets, fer] =
         for mod <- @mods do
           t = mod.new(:long, [type, :public])
@@ -42,23 +43,36 @@ defmodule FerretsLongListTest do
     # them, as this overwrite pass does. The dirty insert finishes them
     # before it returns. (With 2 cores a table has 16 partitions, which grow
     # almost in step: without the finish, both sizes ended mid-resize.)
-    for mod <- @mods, n <- [180_379, 186_530], load <- [:insert, :init_table] do
+    for mod <- @mods, n <- [180_379, 186_530], load <- [:insert, :init_table, :file2tab] do
       t = mod.new(:settle, [:set, :public])
       objects = for i <- 1..n, do: {i, i}
 
-      case load do
-        :insert ->
-          assert mod.insert(t, objects) == true
+      t =
+        case load do
+          :insert ->
+            assert mod.insert(t, objects) == true
+            t
 
-        # init_table inserts object by object; it finishes the growth too.
-        :init_table ->
-          init = fn
-            :read -> {objects, fn _ -> :end_of_input end}
-            :close -> :ok
-          end
+          # init_table inserts object by object; it finishes the growth too.
+          :init_table ->
+            init = fn
+              :read -> {objects, fn _ -> :end_of_input end}
+              :close -> :ok
+            end
 
-          assert mod.init_table(t, init) == true
-      end
+            assert mod.init_table(t, init) == true
+            t
+
+          # So does file2tab, a hundred objects at a time.
+          :file2tab ->
+            file = ~c"#{System.tmp_dir!()}/ferrets_settle_#{System.unique_integer([:positive])}"
+            assert mod.insert(t, objects) == true
+            assert mod.tab2file(t, file) == :ok
+            mod.delete(t)
+            {:ok, t} = mod.file2tab(file)
+            File.rm!(file)
+            t
+        end
 
       after_insert = mod.info(t, :memory)
 
@@ -94,7 +108,7 @@ defmodule FerretsLongListTest do
   end
 
   test "a bad object anywhere in a long list is a badarg and stores nothing" do
-    list = (for i <- 1..5_000, do: {i, i}) ++ [:not_a_tuple]
+    list = for(i <- 1..5_000, do: {i, i}) ++ [:not_a_tuple]
 
     for mod <- @mods do
       t = mod.new(:long_bad, [:set, :public])
@@ -138,7 +152,9 @@ defmodule FerretsLongListTest do
         end
       end
 
-    expected = if type == :set, do: [{last, generations}], else: Enum.map(0..generations, &{last, &1})
+    expected =
+      if type == :set, do: [{last, generations}], else: Enum.map(0..generations, &{last, &1})
+
     assert Enum.sort(mod.lookup(t, last)) == expected
     assert mod.info(t, :size) == if(type == :set, do: n, else: n * (generations + 1))
     reads
@@ -186,12 +202,15 @@ defmodule FerretsLongListTest do
         end)
 
       for base <- [0, 100_000, 200_000] do
-        true = mod.insert(t, for(k <- base + 1..base + 100_000, do: {k, k}))
+        true = mod.insert(t, for(k <- (base + 1)..(base + 100_000), do: {k, k}))
       end
 
       :atomics.put(stop, 1, 1)
       sizes = receive do: ({:sizes, s} -> s)
-      assert MapSet.subset?(sizes, MapSet.new([0, 100_000, 200_000, 300_000])), "#{mod}: #{inspect(Enum.sort(sizes))}"
+
+      assert MapSet.subset?(sizes, MapSet.new([0, 100_000, 200_000, 300_000])),
+             "#{mod}: #{inspect(Enum.sort(sizes))}"
+
       assert mod.info(t, :size) == 300_000
     end
   end
@@ -261,5 +280,4 @@ defmodule FerretsLongListTest do
         rename_until_written(to, from, pool, calls + 1)
     end
   end
-
 end
