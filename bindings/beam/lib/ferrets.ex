@@ -196,6 +196,17 @@ defmodule Ferrets do
   @spec from_dets(tab(), :dets.tab_name()) :: true
   defdelegate from_dets(tab, dets_tab), to: :ferrets
 
+  @doc "Prints every ferrets table: id, name, type, size, memory, owner. See `:ets.i/0`."
+  @spec i() :: :ok
+  defdelegate i(), to: :ferrets
+
+  @doc """
+  Pages through `tab`'s objects in the shell, `height` lines of at most
+  `width` columns at a time. See `:ets.i/1`.
+  """
+  @spec i(tab(), pos_integer(), pos_integer()) :: :ok
+  defdelegate i(tab, height \\ 40, width \\ 80), to: :ferrets
+
   @doc "Compiles a match specification. See `:ets.match_spec_compile/1`."
   @spec match_spec_compile(match_spec()) :: :ets.compiled_match_spec()
   defdelegate match_spec_compile(match_spec), to: :ets

@@ -25,6 +25,8 @@
 %% Files: ETS's `tab2file' format and dets tables (see `ferrets_file').
 -export([tab2file/2, tab2file/3, file2tab/1, file2tab/2, tabfile_info/1,
          to_dets/2, from_dets/2]).
+%% The shell: table listing and browser (see `ferrets_shell'), `fun2ms/1'.
+-export([i/0, i/1, i/2, i/3, fun2ms/1]).
 %% Match specifications without a table: `ets''s own, so that code calling
 %% them through a module variable finds them here too.
 -export([match_spec_compile/1, match_spec_run/2, is_compiled_ms/1, test_ms/2]).
@@ -203,6 +205,25 @@ to_dets(Tab, DetsTab) -> ferrets_file:to_dets(Tab, DetsTab).
 
 %% @doc Inserts the objects of an open dets table into `Tab', like `ets:from_dets/2'.
 from_dets(Tab, DetsTab) -> ferrets_file:from_dets(Tab, DetsTab).
+
+%% @doc Prints every ferrets table (id, name, type, size, memory, owner),
+%% like `ets:i/0'.
+i() -> ferrets_shell:i().
+
+%% @doc Pages through `Tab''s objects 40 lines at a time, reading commands
+%% from the group leader, like `ets:i/1'.
+i(Tab) -> i(Tab, 40).
+
+%% @doc Like `i/1', `Height' lines at a time (`ets:i/2').
+i(Tab, Height) -> i(Tab, Height, 80).
+
+%% @doc Like `i/1', `Height' lines of at most `Width' columns at a time (`ets:i/3').
+i(Tab, Height, Width) -> ferrets_shell:i(Tab, Height, Width).
+
+%% @doc `ets:fun2ms/1': a match specification from a fun typed in the shell
+%% (in compiled code, `ets:fun2ms' calls are what `ms_transform' rewrites;
+%% their specifications work with ferrets as they are).
+fun2ms(ShellFun) -> ets:fun2ms(ShellFun).
 
 %% @doc A QLC table over `Tab', like `ets:table/1'.
 table(Tab) -> table(Tab, []).
