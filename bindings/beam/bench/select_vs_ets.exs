@@ -18,7 +18,10 @@ defmodule SelectBench do
 
   def table(mod) do
     t = mod.new(:bench, @opts)
-    for chunk <- Enum.chunk_every(1..@n, 5_000), do: mod.insert(t, Enum.map(chunk, &{&1, rem(&1, 7), "v#{&1}"}))
+
+    for chunk <- Enum.chunk_every(1..@n, 5_000),
+        do: mod.insert(t, Enum.map(chunk, &{&1, rem(&1, 7), "v#{&1}"}))
+
     t
   end
 
@@ -31,7 +34,11 @@ defmodule SelectBench do
        fn m, t -> m.select(t, [{{:"$1", 0, :_}, [], [:"$1"]}]) end},
       {"select_count, full walk, guard", 1,
        fn m, t -> m.select_count(t, [{{:_, :"$1", :_}, [{:<, :"$1", 2}], [true]}]) end},
-      {"match_object, full walk, nothing matches", 1, fn m, t -> m.match_object(t, {:_, 9, :_}) end},
+      # A cache's expiry sweep when nothing has expired: a guard on an element.
+      {"select_delete, full walk, guard, nothing matches", 1,
+       fn m, t -> m.select_delete(t, [{{:_, :"$1", :_}, [{:>, :"$1", 10}], [true]}]) end},
+      {"match_object, full walk, nothing matches", 1,
+       fn m, t -> m.match_object(t, {:_, 9, :_}) end},
       {"select/3 walk, limit 1,000, every object", 1,
        fn m, t -> walk(m, m.select(t, [{:_, [], [:"$_"]}], 1_000), 0) end},
       {"match_object, bound key (1,000 calls)", 1_000,
@@ -53,7 +60,11 @@ defmodule SelectBench do
   def run do
     e = table(:ets)
     f = table(:ferrets)
-    IO.puts("| case | ETS min / median | ferrets min / median | ETS / ferrets (median of rounds) |")
+
+    IO.puts(
+      "| case | ETS min / median | ferrets min / median | ETS / ferrets (median of rounds) |"
+    )
+
     IO.puts("|---|---:|---:|---:|")
 
     for {label, calls, fun} <- cases() do

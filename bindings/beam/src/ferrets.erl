@@ -637,27 +637,70 @@ chunk(Tab, After, N, Filter) ->
 
 %% What the chunk NIF may check on a stored object before decoding it, for
 %% `MatchSpec' (a valid one): per clause whose head is a tuple, the head's
-%% arity and its ground elements; `all' when a head is a variable (it
-%% matches any object). Heads that are no tuple match no object. The NIF
-%% keeps the constants it can compare as bytes, so its filter never drops
-%% an object the specification would match.
+%% arity, its ground elements, and the guards comparing one of its
+%% variables with a number (`{Pos, Op, Number}': element `Pos' `Op'
+%% `Number'); `all' when a head is a variable (it matches any object).
+%% Heads that are no tuple match no object. The NIF keeps the constants and
+%% comparisons it can check on bytes, so its filter never drops an object
+%% the specification would match. (A cache's expiry sweep, a guard on a
+%% timestamp, then decodes only the objects it deletes.)
 prefilter(MatchSpec) ->
     try
-        lists:filtermap(fun({Head, _, _}) -> head_filter(Head) end, positive_zero_heads(MatchSpec))
+        lists:filtermap(fun({Head, Guards, _}) -> head_filter(Head, Guards) end,
+                        positive_zero_heads(MatchSpec))
     catch
         throw:all -> all
     end.
 
-head_filter(Head) when is_tuple(Head) ->
+head_filter(Head, Guards) when is_tuple(Head) ->
     Elems = lists:zip(lists:seq(1, tuple_size(Head)), tuple_to_list(Head)),
-    {true, {tuple_size(Head), [{Pos, E} || {Pos, E} <- Elems, ground(E)]}};
-head_filter(Head) when is_atom(Head) ->
+    %% The position of each variable at the head's top level (any one of
+    %% them: a matching object holds the same term at all).
+    Vars = maps:from_list([{E, Pos} || {Pos, E} <- lists:reverse(Elems), numbered_variable(E)]),
+    Bounds = case is_list(Guards) of
+                 true -> lists:append([guard_bounds(G, Vars) || G <- Guards]);
+                 false -> []
+             end,
+    {true, {tuple_size(Head), [{Pos, E} || {Pos, E} <- Elems, ground(E)], Bounds}};
+head_filter(Head, _Guards) when is_atom(Head) ->
     case match_variable(Head) of
         true -> throw(all);
         false -> false
     end;
-head_filter(_) ->
+head_filter(_, _) ->
     false.
+
+%% The `{Pos, Op, Number}' conditions a guard implies: a comparison of a
+%% head variable with a number, or a conjunction of such (any other guard
+%% implies nothing the NIF checks).
+guard_bounds({Conj, A, B}, Vars) when Conj =:= 'andalso'; Conj =:= 'and' ->
+    guard_bounds(A, Vars) ++ guard_bounds(B, Vars);
+guard_bounds({Op, A, B}, Vars) ->
+    case {compared(Op), A, B} of
+        {false, _, _} -> [];
+        {Flipped, N, V} when is_atom(V) -> bound(Vars, V, Flipped, number(N));
+        {_, V, N} when is_atom(V) -> bound(Vars, V, Op, number(N));
+        _ -> []
+    end;
+guard_bounds(_, _) ->
+    [].
+
+bound(Vars, V, Op, {ok, N}) when is_map_key(V, Vars) -> [{maps:get(V, Vars), Op, N}];
+bound(_, _, _, _) -> [].
+
+%% `Op' with its operands swapped, or `false' when the NIF does not check it.
+compared('<') -> '>';
+compared('=<') -> '>=';
+compared('>') -> '<';
+compared('>=') -> '=<';
+compared('==') -> '==';
+compared('=:=') -> '=:=';
+compared(_) -> false.
+
+%% A number the NIF compares with: a float, or an integer of 64 bits.
+number({const, N}) -> number(N);
+number(N) when is_float(N); is_integer(N), N >= -(1 bsl 63), N < 1 bsl 63 -> {ok, N};
+number(_) -> false.
 
 %% The next results of a `select/3' walk: `{Results, Cont}' or
 %% `` '$end_of_table' ''.
@@ -705,6 +748,10 @@ ground([H | T]) -> ground(H) andalso ground(T);
 ground(T) when is_tuple(T) -> ground(tuple_to_list(T));
 ground(M) when is_map(M) -> ground(maps:to_list(M));
 ground(_) -> true.
+
+%% `$N', a variable a guard can refer to.
+numbered_variable(A) when is_atom(A) -> A =/= '_' andalso A =/= '$$' andalso A =/= '$_' andalso match_variable(A);
+numbered_variable(_) -> false.
 
 %% `_' and `$N' are pattern variables; `$$' and `$_' are taken as such too
 %% (what ETS makes of them in a head: no constants to rely on).

@@ -5,6 +5,7 @@ defmodule FerretsCompatTest do
   clash) and compares results and exceptions (kind and reason).
   """
   use ExUnit.Case, async: true
+  import Bitwise
 
   # Runs `f.(mod)` for both modules; returns {ets_result, ferrets_result}.
   defp both(f) do
@@ -538,7 +539,7 @@ defmodule FerretsCompatTest do
 
         case use do
           :other -> other(call)
-          :deleted -> (m.delete(t) && capture(call))
+          :deleted -> m.delete(t) && capture(call)
         end
       end)
     end
@@ -612,7 +613,9 @@ defmodule FerretsCompatTest do
       end,
       # A constant key: QLC looks it up.
       fn m, t ->
-        :qlc.e(:qlc.string_to_handle(~c"[X || {K, _} = X <- T, K =:= 2].", [], [{:T, m.table(t)}]))
+        :qlc.e(
+          :qlc.string_to_handle(~c"[X || {K, _} = X <- T, K =:= 2].", [], [{:T, m.table(t)}])
+        )
       end,
       fn m, t -> :qlc.e(m.table(t, traverse: :first_next)) |> Enum.sort() end,
       fn m, t -> :qlc.e(m.table(t, traverse: :last_prev, n_objects: 1)) |> Enum.sort() end,
@@ -670,12 +673,85 @@ defmodule FerretsCompatTest do
     end)
   end
 
+  test "guards comparing a head variable with a number select what ets selects" do
+    # Elements of every kind around the constants: integers and floats on
+    # both sides of them, at 2^53 and beyond (where an integer and a float
+    # are no longer compared on the stored bytes), big integers, and terms
+    # of other types (which sort after every number).
+    values =
+      [
+        -(1 <<< 70),
+        -(1 <<< 63),
+        -3,
+        -1,
+        0,
+        1,
+        2,
+        3,
+        7,
+        1 <<< 53,
+        (1 <<< 53) + 1,
+        1 <<< 62,
+        1 <<< 64
+      ] ++
+        [-2.5, -0.0, 0.0, 0.5, 1.0, 2.0, 2.5, 9.0e15, 1.0e300] ++
+        [:a, [], [1], "bin", {1}, %{a: 1}, make_ref(), self()]
+
+    objects = for {v, i} <- Enum.with_index(values), do: {i, v, rem(i, 3)}
+    # 9007199254740992.0 is 2^53: (2^53 + 1) is above it, though not as a float.
+    constants =
+      [0, 1, 2, 2.0, 2.5, -1, 1 <<< 53, (1 <<< 53) + 1, 1 <<< 63, 9.0e15, 9_007_199_254_740_992.0] ++
+        [{:const, 3}]
+
+    ops = [:<, :"=<", :>, :>=, :==, :"=:=", :"/=", :"=/="]
+
+    specs =
+      for op <- ops, c <- constants, flip <- [false, true] do
+        guard = if flip, do: {op, c, :"$1"}, else: {op, :"$1", c}
+        [{{:"$2", :"$1", :_}, [guard], [:"$2"]}]
+      end ++
+        [
+          # Conjunctions, a bound variable in two places, a constant
+          # element too, two clauses, a variable bound inside an element,
+          # guards the NIF does not read.
+          [{{:"$2", :"$1", :_}, [{:andalso, {:>, :"$1", 0}, {:<, :"$1", 3}}], [:"$2"]}],
+          [{{:"$2", :"$1", :_}, [{:and, {:>=, :"$1", 1}, {:"=<", 2.5, :"$1"}}], [:"$2"]}],
+          [{{:"$2", :"$1", :_}, [{:>, :"$1", 0}, {:is_integer, :"$1"}], [:"$2"]}],
+          [{{:"$2", :"$1", 1}, [{:<, :"$1", 3}], [:"$2"]}],
+          [{{:"$1", :"$1", :_}, [{:<, :"$1", 3}], [:"$_"]}],
+          [
+            {{:"$2", :"$1", :_}, [{:<, :"$1", 0}], [:"$2"]},
+            {{:"$2", :"$1", :_}, [{:>, :"$1", 2}], [:"$2"]}
+          ],
+          [{{:"$2", {:"$1"}, :_}, [{:<, :"$1", 3}], [:"$2"]}],
+          [{{:"$2", :"$1", :_}, [{:orelse, {:<, :"$1", 0}, {:>, :"$1", 3}}], [:"$2"]}],
+          [{{:"$2", :"$1", :_}, [{:not, {:<, :"$1", 3}}], [:"$2"]}]
+        ]
+
+    for spec <- specs do
+      assert {:ok, {all, _count, all}} =
+               assert_same(fn m ->
+                 t = m.new(:t, [])
+                 m.insert(t, objects)
+
+                 walked =
+                   case m.select(t, spec, 5) do
+                     :"$end_of_table" -> []
+                     {first, cont} -> first ++ select_rest(m, cont)
+                   end
+
+                 {Enum.sort(m.select(t, spec)), m.select_count(t, spec), Enum.sort(walked)}
+               end)
+    end
+  end
+
   test "select_delete counts what it deleted; a bound key reads only that key" do
     for type <- [:set, :bag, :duplicate_bag] do
       assert_same(fn m ->
         t = m.new(:t, [type])
         m.insert(t, [{1, :a}, {1, :a}, {1, :b}, {2, :a}, {3, :c}])
         n = m.select_delete(t, [{{:_, :a}, [], [true]}])
+
         {n, Enum.sort(m.tab2list(t)), m.select(t, [{{3, :"$1"}, [], [:"$1"]}]),
          m.select(t, [{{3, :"$1"}, [], [:"$1"]}, {{1, :"$1"}, [], [:"$1"]}]) |> Enum.sort()}
       end)
@@ -711,6 +787,8 @@ defmodule FerretsCompatTest do
     seen = first ++ rest
     assert length(seen) == length(Enum.uniq(seen))
     assert MapSet.subset?(MapSet.new(1..20_000), MapSet.new(seen))
-    assert :ferrets.select_count(t, [{{:_, 0}, [], [true]}]) == 6_666 - Enum.count(first, &(rem(&1, 3) == 0)) + 1_000
+
+    assert :ferrets.select_count(t, [{{:_, 0}, [], [true]}]) ==
+             6_666 - Enum.count(first, &(rem(&1, 3) == 0)) + 1_000
   end
 end

@@ -89,7 +89,18 @@ defmodule FerretsDifferentialTest do
 
   defp rand_match_spec do
     clause = fn ->
-      guards = Enum.random([[], [{:is_integer, :"$2"}], [{:>, :"$2", 2}], [{:"=:=", :"$1", :a}]])
+      guards =
+        Enum.random([
+          [],
+          [{:is_integer, :"$2"}],
+          [{:>, :"$2", 2}],
+          [{:"=:=", :"$1", :a}],
+          [{:"=<", 1.5, :"$2"}],
+          [{:andalso, {:>=, :"$2", 1}, {:<, :"$2", 3}}],
+          [{:==, :"$2", 2.0}, {:"=/=", :"$1", :b}],
+          [{:"=:=", :"$2", 2}]
+        ])
+
       body = Enum.random([[:"$_"], [:"$$"], [true], [:"$1"], [{{:"$1", :x}}], [false]])
       {rand_head(), guards, body}
     end
@@ -129,27 +140,100 @@ defmodule FerretsDifferentialTest do
           do: {:insert, [for(_ <- 1..:rand.uniform(4), do: rand_object())]},
           else: {:insert, [rand_object()]}
 
-      6 -> {:insert_new, [Enum.random([rand_object(), [rand_object(), rand_object()]])]}
-      n when n <= 9 -> {:lookup, [rand_key()]}
-      10 -> {:lookup_element, [rand_key(), Enum.random([1, 2, 3, 0, :x])]}
-      11 -> {:member, [rand_key()]}
-      12 -> {:take, [rand_key()]}
-      13 -> {:delete, [rand_key()]}
-      14 -> {:delete_object, [rand_object()]}
-      15 -> {:update_counter, [rand_key(), rand_counter_op()]}
-      16 -> {:update_counter, [rand_key(), rand_counter_op(), Enum.random([{:d, 0}, {:d, 0, 0}, :x])]}
-      17 -> {:update_element, [rand_key(), Enum.random([{2, rand_value()}, [{3, 1}, {2, big()}], {1, :k}, {7, 1}, :bad, [{2, 1} | :x]])]}
-      18 -> {:info, [Enum.random([:size, :type, :keypos, :named_table, :protection, :name, :owner, :heir, :write_concurrency, :compressed, :bogus])]}
-      19 -> Enum.random([{:tab2list, []}, {:info_all, []}])
-      20 -> {:traverse, []}
-      21 -> Enum.random([{:foldl, []}, {:foldr, []}, {:fold_bad_fun, [Enum.random([:x, :arity1])]}])
-      22 -> if :rand.uniform(5) == 1, do: {:delete_all_objects, []}, else: {:lookup, [rand_key()]}
-      23 -> {:select, [rand_match_spec()]}
-      24 -> {:select_walk, [Enum.random([:select, :select_reverse]), rand_match_spec(), Enum.random([1, 2, 5, 100, 0, :x])]}
-      25 -> {Enum.random([:select_count, :select_delete]), [rand_match_spec()]}
-      26 -> {Enum.random([:match, :match_object, :match_delete]), [rand_head()]}
-      27 -> {:select_walk, [Enum.random([:match, :match_object]), rand_head(), Enum.random([1, 3, 0])]}
-      28 -> {:select_replace, [rand_replace_spec()]}
+      6 ->
+        {:insert_new, [Enum.random([rand_object(), [rand_object(), rand_object()]])]}
+
+      n when n <= 9 ->
+        {:lookup, [rand_key()]}
+
+      10 ->
+        {:lookup_element, [rand_key(), Enum.random([1, 2, 3, 0, :x])]}
+
+      11 ->
+        {:member, [rand_key()]}
+
+      12 ->
+        {:take, [rand_key()]}
+
+      13 ->
+        {:delete, [rand_key()]}
+
+      14 ->
+        {:delete_object, [rand_object()]}
+
+      15 ->
+        {:update_counter, [rand_key(), rand_counter_op()]}
+
+      16 ->
+        {:update_counter, [rand_key(), rand_counter_op(), Enum.random([{:d, 0}, {:d, 0, 0}, :x])]}
+
+      17 ->
+        {:update_element,
+         [
+           rand_key(),
+           Enum.random([
+             {2, rand_value()},
+             [{3, 1}, {2, big()}],
+             {1, :k},
+             {7, 1},
+             :bad,
+             [{2, 1} | :x]
+           ])
+         ]}
+
+      18 ->
+        {:info,
+         [
+           Enum.random([
+             :size,
+             :type,
+             :keypos,
+             :named_table,
+             :protection,
+             :name,
+             :owner,
+             :heir,
+             :write_concurrency,
+             :compressed,
+             :bogus
+           ])
+         ]}
+
+      19 ->
+        Enum.random([{:tab2list, []}, {:info_all, []}])
+
+      20 ->
+        {:traverse, []}
+
+      21 ->
+        Enum.random([{:foldl, []}, {:foldr, []}, {:fold_bad_fun, [Enum.random([:x, :arity1])]}])
+
+      22 ->
+        if :rand.uniform(5) == 1, do: {:delete_all_objects, []}, else: {:lookup, [rand_key()]}
+
+      23 ->
+        {:select, [rand_match_spec()]}
+
+      24 ->
+        {:select_walk,
+         [
+           Enum.random([:select, :select_reverse]),
+           rand_match_spec(),
+           Enum.random([1, 2, 5, 100, 0, :x])
+         ]}
+
+      25 ->
+        {Enum.random([:select_count, :select_delete]), [rand_match_spec()]}
+
+      26 ->
+        {Enum.random([:match, :match_object, :match_delete]), [rand_head()]}
+
+      27 ->
+        {:select_walk,
+         [Enum.random([:match, :match_object]), rand_head(), Enum.random([1, 3, 0])]}
+
+      28 ->
+        {:select_replace, [rand_replace_spec()]}
     end
   end
 
@@ -208,11 +292,16 @@ defmodule FerretsDifferentialTest do
     same = fn label, fun ->
       expected = safe(fn -> fun.(:ets, e) end)
       actual = safe(fn -> fun.(:ferrets, f) end)
-      assert actual == expected, "#{inspect(opts)}: #{label} gave #{inspect(actual)}, :ets gave #{inspect(expected)}"
+
+      assert actual == expected,
+             "#{inspect(opts)}: #{label} gave #{inspect(actual)}, :ets gave #{inspect(expected)}"
+
       actual
     end
 
-    heir = Enum.random([{:heir, :none}, {:heir, self(), :d}, {:bogus, 1}, [{:heir, :none} | :x], :x])
+    heir =
+      Enum.random([{:heir, :none}, {:heir, self(), :d}, {:bogus, 1}, [{:heir, :none} | :x], :x])
+
     same.("setopts #{inspect(heir)}", fn m, t -> {m.setopts(t, heir), m.info(t, :heir)} end)
     same.("give_away to the owner", fn m, t -> m.give_away(t, self(), :gift) end)
     same.("give_away to a non-pid", fn m, t -> m.give_away(t, :pid, :gift) end)
@@ -222,13 +311,19 @@ defmodule FerretsDifferentialTest do
     new_name = :"#{name}_renamed"
     {:ok, renamed} = same.("rename", fn m, t -> is_atom(m.rename(t, new_name)) end)
     {e, f} = if renamed, do: {new_name, new_name}, else: {e, f}
+
     same = fn label, fun ->
       expected = safe(fn -> fun.(:ets, e) end)
       actual = safe(fn -> fun.(:ferrets, f) end)
-      assert actual == expected, "#{inspect(opts)}: #{label} gave #{inspect(actual)}, :ets gave #{inspect(expected)}"
+
+      assert actual == expected,
+             "#{inspect(opts)}: #{label} gave #{inspect(actual)}, :ets gave #{inspect(expected)}"
     end
 
-    same.("whereis after rename", fn m, _t -> {m.whereis(name), is_reference(m.whereis(new_name))} end)
+    same.("whereis after rename", fn m, _t ->
+      {m.whereis(name), is_reference(m.whereis(new_name))}
+    end)
+
     same.("delete/1", fn m, t -> m.delete(t) end)
 
     for {label, call} <- [

@@ -24,6 +24,7 @@ use crate::key::Key;
 use crate::lean::lean_nif;
 use crate::objects::{with_key, Obj};
 use crate::ops::{objects_list, term, DIRTY_ABOVE};
+use crate::prefilter;
 use crate::table::{resolve, Access, TableResource};
 
 /// Home groups of the first scan: the next key is almost always in the
@@ -164,36 +165,8 @@ const CHUNK_KEYS_MAX: usize = 10_000;
 const CHUNK_KEYS_ON_NORMAL: usize = 1_000;
 const CHUNK_BYTES_ON_NORMAL: usize = 256 * 1024;
 
-/// Per clause of a match specification: its head's arity, and the encoded
-/// elements a matching object must hold at their (1-based) positions.
-type Clause = (usize, Vec<(usize, Vec<u8>)>);
-
-/// A chunk's object filter: `all`, or `[{Arity, [{Pos, Constant}]}]` (one
-/// per clause that can match a tuple; the ground elements of its head).
-/// Only constants that match as themselves and encode as stored are kept
-/// (see [`codec::plain`]); the filter may pass objects that the
-/// specification then rejects, never the other way round.
-fn clauses(env: Env<'_>, filter: Term<'_>) -> NifResult<Option<Vec<Clause>>> {
-    if filter.is_atom() {
-        return Ok(None);
-    }
-    let mut out = Vec::new();
-    for (arity, consts) in filter.decode::<Vec<(usize, Vec<(usize, Term<'_>)>)>>()? {
-        let mut elems = Vec::new();
-        for (pos, c) in consts {
-            let mut bytes = Vec::new();
-            codec::encode(env.as_c_arg(), c.as_c_arg(), &mut bytes, &mut None).map_err(|()| Error::BadArg)?;
-            if codec::plain(&bytes) {
-                elems.push((pos, bytes));
-            }
-        }
-        out.push((arity, elems));
-    }
-    Ok(Some(out))
-}
-
 /// `chunk(Tab, From, N, Filter)` on either kind of scheduler: the objects
-/// that may pass `Filter` (see [`clauses`]; checked on the stored bytes,
+/// that may pass `Filter` (see [`prefilter::clauses`]; checked on the stored bytes,
 /// before any term is built) among the keys from `From` on (`[]`: the
 /// start; `{Partition, Position}`: a cursor from an earlier chunk) in
 /// traversal order, as `{Objects, Next}`: `Next` is the cursor to go on
@@ -214,15 +187,14 @@ fn chunk_impl<'a>(
 ) -> NifResult<Term<'a>> {
     let t = resolve(env, tab, Access::Read)?;
     let want = n.decode::<usize>()?.clamp(1, if dirty { CHUNK_KEYS_MAX } else { CHUNK_KEYS_ON_NORMAL });
-    let filter = clauses(env, filter)?;
+    let filter = prefilter::clauses(env, filter)?;
     let mut from = if from.is_empty_list() {
         Cursor::START
     } else {
         let (part, pos) = from.decode::<(usize, u64)>()?;
         Cursor::from_parts(part, pos)
     };
-    let passes =
-        |o: &Obj| filter.as_ref().is_none_or(|cs| cs.iter().any(|(arity, elems)| o.may_be(*arity, elems)));
+    let passes = |o: &Obj| filter.as_ref().is_none_or(|cs| cs.iter().any(|c| o.may_match(c)));
     let mut budget = if dirty { usize::MAX } else { GROUPS_ON_NORMAL };
     let (mut keys, mut bytes) = (0, 0);
     let mut got: Vec<Obj> = Vec::new();

@@ -28,6 +28,7 @@ mod ops;
 mod options;
 mod owner;
 mod pool; // offload pool: Ferrets.Pool / Ferrets.Async (issue 5)
+mod prefilter;
 mod raw;
 mod tabjobs; // table jobs on the pool (issue 5)
 mod table;

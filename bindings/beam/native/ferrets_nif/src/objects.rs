@@ -13,6 +13,7 @@ use crate::cells::Cells;
 use crate::code::{Code, Kind};
 use crate::codec;
 use crate::key::Key;
+use crate::prefilter::Clause;
 
 /// One stored tuple: its [`codec`] bytes, the big binaries it shares, and
 /// (once `update_counter` touched it) its integer elements as [`Cells`].
@@ -281,20 +282,11 @@ impl Obj {
         }
     }
 
-    /// Whether this object may be a tuple of `arity` elements holding the
-    /// encoded `elems` (1-based position, bytes) as `codec::encode` writes
-    /// them without blobs: `false` only when it certainly is not. An object
-    /// with counter cells is not looked into (its bytes may be stale there).
-    pub fn may_be(&self, arity: usize, elems: &[(usize, Vec<u8>)]) -> bool {
-        if self.cells().is_some() {
-            return true;
-        }
-        self.with_code(|code| {
-            codec::tuple_arity(code) == arity
-                && elems
-                    .iter()
-                    .all(|(pos, want)| codec::tuple_element(code, *pos).is_some_and(|r| code[r] == want[..]))
-        })
+    /// Whether this object may match `clause` of a walk's filter: `false`
+    /// only when it certainly does not. An object with counter cells is not
+    /// looked into (its bytes may be stale there).
+    pub fn may_match(&self, clause: &Clause) -> bool {
+        self.cells().is_some() || self.with_code(|code| clause.admits(code))
     }
 
     /// Whether the two objects are the same term (`=:=`). A writer that
