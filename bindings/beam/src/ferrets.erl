@@ -177,7 +177,7 @@ init_table_sub(Tab, [H | T]) ->
 repair_continuation('$end_of_table', _MatchSpec) ->
     '$end_of_table';
 repair_continuation(#ferrets_select{cms = CMS} = Cont, MatchSpec) ->
-    case CMS =:= none orelse ets:is_compiled_ms(CMS) of
+    case is_compiled(CMS) of
         true -> Cont;
         false -> Cont#ferrets_select{cms = ets:match_spec_compile(MatchSpec)}
     end.
@@ -535,10 +535,24 @@ first_step(Tab, MatchSpec, Limit) ->
     end.
 
 %% `ets:match_spec_compile/1', but `[]' (which `ets:select/2' takes and
-%% matches nothing with, and the compiler refuses) is `none'. A `-0.0' in a
-%% head is `0.0', as it is in every stored key and object.
+%% matches nothing with, and the compiler refuses) is `none', and a
+%% specification that returns every object as it is (what a dump asks) is
+%% `objects': its run is the objects themselves. A `-0.0' in a head is
+%% `0.0', as it is in every stored key and object.
 compile_ms([]) -> none;
-compile_ms(MatchSpec) -> ets:match_spec_compile(positive_zero_heads(MatchSpec)).
+compile_ms(MatchSpec) ->
+    CMS = ets:match_spec_compile(positive_zero_heads(MatchSpec)),
+    case whole_objects(MatchSpec) of
+        true -> objects;
+        false -> CMS
+    end.
+
+whole_objects([{'_', [], ['$_']}]) -> true;
+whole_objects([{V, [], [B]}]) -> numbered_variable(V) andalso (B =:= V orelse B =:= '$_');
+whole_objects(_) -> false.
+
+%% Whether `CMS' is what `compile_ms/1' returns.
+is_compiled(CMS) -> CMS =:= none orelse CMS =:= objects orelse ets:is_compiled_ms(CMS).
 
 %% Anything but a list of clauses is left to the compiler to refuse.
 positive_zero_heads([{H, G, B} | T]) -> [{positive_zero(H), G, B} | positive_zero_heads(T)];
@@ -551,6 +565,7 @@ positive_zero(M) when is_map(M) -> maps:from_list(positive_zero(maps:to_list(M))
 positive_zero(X) -> X.
 
 run_ms(_, none) -> [];
+run_ms(Objects, objects) -> Objects;
 run_ms(Objects, CMS) -> ets:match_spec_run(Objects, CMS).
 
 %% Folds `Fun(Results, Acc)' over the results of `MatchSpec', a chunk of
@@ -717,7 +732,7 @@ step(#ferrets_select{tab = Tab, cms = CMS, filter = F, limit = L, next = Next, p
 
 %% Whether a `select/1' (`match/1', ...) argument is a continuation.
 valid_continuation(#ferrets_select{cms = CMS, filter = F, limit = L, next = N, pending = P}) ->
-    is_integer(L) andalso L >= 1 andalso is_list(P) andalso (CMS =:= none orelse ets:is_compiled_ms(CMS))
+    is_integer(L) andalso L >= 1 andalso is_list(P) andalso is_compiled(CMS)
         andalso (F =:= all orelse is_list(F))
         andalso (N =:= [] orelse N =:= '$end_of_table'
                  orelse (is_tuple(N) andalso tuple_size(N) =:= 2));

@@ -660,17 +660,41 @@ defmodule FerretsCompatTest do
   end
 
   test "repair_continuation gives a continuation that walks on, as ets's does" do
-    ms = [{{:"$1", :_}, [], [:"$1"]}]
+    # The last three return every object as it is (ferrets then skips the
+    # match run).
+    for ms <- [
+          [{{:"$1", :_}, [], [:"$1"]}],
+          [{:_, [], [:"$_"]}],
+          [{:"$1", [], [:"$1"]}],
+          [{:"$3", [], [:"$_"]}]
+        ] do
+      assert {:ok, {[_ | _], :"$end_of_table"}} =
+               assert_same(fn m ->
+                 t = m.new(:t, [])
+                 m.insert(t, for(i <- 1..10, do: {i, i}))
+                 {first, cont} = m.select(t, ms, 3)
+                 cont = :erlang.binary_to_term(:erlang.term_to_binary(cont))
+                 cont = m.repair_continuation(cont, ms)
+                 rest = select_rest(m, cont)
+                 {Enum.sort(first ++ rest), m.repair_continuation(:"$end_of_table", ms)}
+               end)
+    end
+  end
 
-    assert_same(fn m ->
-      t = m.new(:t, [])
-      m.insert(t, for(i <- 1..10, do: {i, i}))
-      {first, cont} = m.select(t, ms, 3)
-      cont = :erlang.binary_to_term(:erlang.term_to_binary(cont))
-      cont = m.repair_continuation(cont, ms)
-      rest = select_rest(m, cont)
-      {Enum.sort(first ++ rest), m.repair_continuation(:"$end_of_table", ms)}
-    end)
+  test "specifications returning whole objects, through every walk" do
+    for ms <- [[{:_, [], [:"$_"]}], [{:"$1", [], [:"$1"]}], [{:"$1", [], [:"$_"]}]],
+        type <- [:set, :bag] do
+      assert {:ok, {[_ | _] = all, all, 0, 0, _, _}} =
+               assert_same(fn m ->
+                 t = m.new(:t, [type])
+                 m.insert(t, for(i <- 1..50, j <- 1..2, do: {rem(i, 20), i * j}))
+                 {first, cont} = m.select(t, ms, 7)
+
+                 {Enum.sort(m.select(t, ms)), Enum.sort(first ++ select_rest(m, cont)),
+                  m.select_count(t, ms), m.select_delete(t, ms), m.info(t, :size),
+                  capture(fn -> m.select_replace(t, ms) end)}
+               end)
+    end
   end
 
   test "guards comparing a head variable with a number select what ets selects" do
