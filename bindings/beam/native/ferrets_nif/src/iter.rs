@@ -197,13 +197,18 @@ fn chunk_impl<'a>(
     let passes = |o: &Obj| filter.as_ref().is_none_or(|cs| cs.iter().any(|c| o.may_match(c)));
     let mut budget = if dirty { usize::MAX } else { GROUPS_ON_NORMAL };
     let (mut keys, mut bytes) = (0, 0);
-    let mut got: Vec<Obj> = Vec::new();
+    let raw = env.as_c_arg();
+    // SAFETY: `[]` is built in this call's environment.
+    let mut list: ErlNifTerm = unsafe { enif_make_list_from_array(raw, std::ptr::null(), 0) };
     let next = loop {
+        // Terms are built as the scan meets the objects (a scan step visits
+        // a few groups): no copy of each object to decode after it.
         let scan = t.table.scan(from, STEP, dirty, |_, _, e| {
             keys += 1;
             for o in e.objects().iter().filter(|o| passes(o)) {
                 bytes += o.heap_size();
-                got.push(o.clone());
+                // SAFETY: both terms live in `env`.
+                list = unsafe { enif_make_list_cell(raw, o.to_term(raw), list) };
             }
         });
         match scan {
@@ -217,13 +222,6 @@ fn chunk_impl<'a>(
             break Some(from);
         }
     };
-    let raw = env.as_c_arg();
-    // SAFETY: `[]` is built in this call's environment.
-    let mut list: ErlNifTerm = unsafe { enif_make_list_from_array(raw, std::ptr::null(), 0) };
-    for o in &got {
-        // SAFETY: both terms live in `env`.
-        list = unsafe { enif_make_list_cell(raw, o.to_term(raw), list) };
-    }
     let next = match next {
         Some(c) => c.parts().encode(env),
         None => atoms::end_of_table().encode(env),

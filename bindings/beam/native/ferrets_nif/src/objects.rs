@@ -88,20 +88,13 @@ impl Drop for Obj {
 
 impl Clone for Obj {
     fn clone(&self) -> Self {
-        match self.ext() {
-            Ext::More(m) => Obj::build(
-                &self.with_code(<[u8]>::to_vec),
-                m.blobs.clone(),
-                m.cells.as_ref().map(|c| c.snapshot()),
-                m.many.clone(),
-            ),
-            _ => Obj::build(
-                &self.with_code(<[u8]>::to_vec),
-                Blobs::from_vec(self.blobs().to_vec()),
-                None,
-                Vec::new(),
-            ),
-        }
+        // Built from the bytes where they are read (no copy to the heap first).
+        self.with_code(|code| match self.ext() {
+            Ext::More(m) => {
+                Obj::build(code, m.blobs.clone(), m.cells.as_ref().map(|c| c.snapshot()), m.many.clone())
+            }
+            _ => Obj::build(code, Blobs::from_vec(self.blobs().to_vec()), None, Vec::new()),
+        })
     }
 }
 
