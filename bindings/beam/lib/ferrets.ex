@@ -207,6 +207,14 @@ defmodule Ferrets do
   @spec i(tab(), pos_integer(), pos_integer()) :: :ok
   defdelegate i(tab, height \\ 40, width \\ 80), to: :ferrets
 
+  @doc """
+  The objects in slot `i` of the table: a walk from slot 0 until
+  `:"$end_of_table"` visits every object once. A debugging call. See
+  `:ets.slot/2`.
+  """
+  @spec slot(tab(), non_neg_integer()) :: [tuple()] | :"$end_of_table"
+  defdelegate slot(tab, i), to: :ferrets
+
   @doc "Compiles a match specification. See `:ets.match_spec_compile/1`."
   @spec match_spec_compile(match_spec()) :: :ets.compiled_match_spec()
   defdelegate match_spec_compile(match_spec), to: :ets

@@ -21,7 +21,7 @@
          select/1, select/2, select/3, select_reverse/1, select_reverse/2,
          select_reverse/3, select_count/2, select_delete/2, select_replace/2,
          match/1, match/2, match/3, match_object/1, match_object/2, match_object/3,
-         match_delete/2, init_table/2, repair_continuation/2, table/1, table/2]).
+         match_delete/2, init_table/2, repair_continuation/2, table/1, table/2, slot/2]).
 %% Files: ETS's `tab2file' format and dets tables (see `ferrets_file').
 -export([tab2file/2, tab2file/3, file2tab/1, file2tab/2, tabfile_info/1,
          to_dets/2, from_dets/2]).
@@ -181,6 +181,17 @@ repair_continuation(#ferrets_select{cms = CMS} = Cont, MatchSpec) ->
         true -> Cont;
         false -> Cont#ferrets_select{cms = ets:match_spec_compile(MatchSpec)}
     end.
+
+%% @doc The objects in slot `I' of the table, like `ets:slot/2': a walk
+%% from slot 0 until `` '$end_of_table' '' visits every object once (slots
+%% are ranges of ferrets' traversal positions, 256 per partition, whatever
+%% the table's size); `badarg' past the last slot. A big table's slots are
+%% read on a dirty scheduler.
+slot(Tab, I) ->
+    ?TRY(case ?NIF:slot(Tab, I) of
+             too_big -> ?NIF:slot_dirty(Tab, I);
+             Objects -> Objects
+         end, [Tab, I]).
 
 %% @doc Writes `Tab' to `File' in ETS's format, like `ets:tab2file/2'.
 tab2file(Tab, File) -> ferrets_file:tab2file(Tab, File, []).
@@ -961,6 +972,8 @@ explain(_, [_Cont], continuation) ->
 explain(F, [_Tab | Rest] = Args, Cause) ->
     explain(F, Rest, Cause, tab_msg(Args, Cause)).
 
+explain(slot, [_I], _, <<>>) ->
+    [<<>>, msg(range)];
 explain(F, [Objects], _, TabMsg) when F =:= insert; F =:= insert_new ->
     [TabMsg, objects_msg(Objects)];
 explain(delete_object, [Object], _, TabMsg) ->

@@ -681,6 +681,84 @@ defmodule FerretsCompatTest do
     end
   end
 
+  test "slot/2 walks every object once, and refuses what ets refuses" do
+    walk = fn m, t ->
+      Stream.iterate(0, &(&1 + 1))
+      |> Enum.reduce_while([], fn i, acc ->
+        case m.slot(t, i) do
+          :"$end_of_table" -> {:halt, {i, acc}}
+          objs when is_list(objs) -> {:cont, objs ++ acc}
+        end
+      end)
+    end
+
+    # 12,000 keys: above the bound of the NIFs that take whole tables.
+    for type <- [:set, :bag, :duplicate_bag], n <- [0, 1, 3_000, 12_000] do
+      objects = for i <- 1..n//1, j <- if(type == :set, do: [1], else: [1, 2, 2]), do: {i, j}
+
+      {e, f} =
+        both(fn m ->
+          t = m.new(:t, [type])
+          m.insert(t, objects)
+          {slots, all} = walk.(m, t)
+
+          {slots, Enum.sort(all), Enum.sort(m.tab2list(t)),
+           capture(fn -> m.slot(t, slots + 1) end)}
+        end)
+
+      {:ok, {_, all, stored, past}} = f
+      {:ok, {_, ets_all, _, ets_past}} = e
+      # Every object once (ferrets' slots are its own: their count differs).
+      assert all == stored
+      assert length(all) == n * %{set: 1, bag: 2, duplicate_bag: 3}[type]
+      assert ets_all == all
+      assert {:error, :badarg, _} = past
+      assert past == ets_past
+    end
+
+    # The dirty NIF (a resizing partition, a slot over many groups or bytes)
+    # reads each slot as the normal one does.
+    t = :ferrets.new(:t, [:bag])
+    :ferrets.insert(t, for(i <- 1..5_000, j <- [1, 2], do: {i, j}))
+
+    normal =
+      Stream.iterate(0, &(&1 + 1))
+      |> Stream.map(&{&1, Ferrets.Native.slot(t, &1)})
+      |> Enum.take_while(fn {_, s} -> s != :"$end_of_table" end)
+
+    assert length(normal) > 1_000
+
+    assert Enum.all?(normal, fn {i, s} ->
+             Enum.sort(Ferrets.Native.slot_dirty(t, i)) == Enum.sort(s)
+           end)
+
+    assert Enum.sum(for {_, s} <- normal, do: length(s)) == 10_000
+    assert Ferrets.Native.slot_dirty(t, length(normal)) == :"$end_of_table"
+
+    # Bad slots and bad tables, as ets words them.
+    for call <- [
+          fn m, t -> m.slot(t, -1) end,
+          fn m, t -> m.slot(t, :x) end,
+          fn m, t -> m.slot(t, 1 <<< 70) end,
+          fn m, t -> m.delete(t) && m.slot(t, 0) end,
+          fn m, _ -> m.slot(:no_such_table, 0) end,
+          fn m, _ -> m.slot(self(), 0) end
+        ] do
+      assert {:error, :badarg, _} =
+               assert_same(fn m ->
+                 t = m.new(:t, [])
+                 m.insert(t, {1, 2})
+                 call.(m, t)
+               end)
+    end
+
+    # A private table from another process.
+    assert_same(fn m ->
+      t = m.new(:t, [:private])
+      other(fn -> m.slot(t, 0) end)
+    end)
+  end
+
   test "specifications returning whole objects, through every walk" do
     for ms <- [[{:_, [], [:"$_"]}], [{:"$1", [], [:"$1"]}], [{:"$1", [], [:"$_"]}]],
         type <- [:set, :bag] do

@@ -69,6 +69,10 @@ defmodule Ferrets.Native do
   @doc false
   def chunk(_tab, _after, _n, _filter), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
+  def slot(_tab, _i), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
+  def slot_dirty(_tab, _i), do: :erlang.nif_error(:nif_not_loaded)
+  @doc false
   def chunk_dirty(_tab, _after, _n, _filter), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
   def safe_fixtable(_tab, _fix, _mono, _stamp), do: :erlang.nif_error(:nif_not_loaded)

@@ -253,3 +253,78 @@ fn chunk_dirty<'a>(
 ) -> NifResult<Term<'a>> {
     crate::batch::blocking(|| chunk_impl(env, tab, from, n, filter, true))
 }
+
+/// Slots each partition is cut into for `slot/2`: equal ranges of hash
+/// positions, so a slot's keys do not depend on the table's size.
+const SLOTS_PER_PARTITION: u64 = 256;
+
+/// `slot(Tab, I)` on either kind of scheduler: the objects whose keys'
+/// traversal positions fall in slot `I`, `'$end_of_table'` for `I` equal to
+/// the slot count, `badarg` past it. Walking `I` from 0 until
+/// `'$end_of_table'` visits every object present throughout once. A normal
+/// scheduler answers `too_big` for a partition being resized, a slot
+/// spanning more than [`GROUPS_ON_NORMAL`] groups, or objects of more than
+/// [`CHUNK_BYTES_ON_NORMAL`] bytes (a slot's keys have no bound of their own).
+fn slot_impl<'a>(env: Env<'a>, tab: Term<'a>, i: Term<'a>, dirty: bool) -> NifResult<Term<'a>> {
+    let t = resolve(env, tab, Access::Read)?;
+    let i = i.decode::<u64>()?;
+    let slots = t.table.partitions() as u64 * SLOTS_PER_PARTITION;
+    if i > slots {
+        return Err(Error::BadArg);
+    }
+    if i == slots {
+        return Ok(atoms::end_of_table().encode(env));
+    }
+    let part = (i / SLOTS_PER_PARTITION) as usize;
+    let shift = 64 - SLOTS_PER_PARTITION.trailing_zeros();
+    let k = i % SLOTS_PER_PARTITION;
+    // The slot's positions: [k << shift, (k + 1) << shift), the last one up
+    // to the partition's end.
+    let end = (k + 1 < SLOTS_PER_PARTITION).then(|| (k + 1) << shift);
+    let inside = |c: Cursor| {
+        let (p, pos) = c.parts();
+        p == part && end.is_none_or(|end| pos < end)
+    };
+    let raw = env.as_c_arg();
+    // SAFETY: `[]` is built in this call's environment.
+    let mut list: ErlNifTerm = unsafe { enif_make_list_from_array(raw, std::ptr::null(), 0) };
+    let mut from = Cursor::from_parts(part, k << shift);
+    let (mut budget, mut bytes) = (if dirty { usize::MAX } else { GROUPS_ON_NORMAL }, 0);
+    loop {
+        if budget == 0 || (!dirty && bytes > CHUNK_BYTES_ON_NORMAL) {
+            // Many groups to read (a slot of a big or presized table), or
+            // many bytes to build: a dirty scheduler takes the whole call.
+            return Ok(atoms::too_big().encode(env));
+        }
+        budget = budget.saturating_sub(STEP);
+        let scan = t.table.scan(from, STEP, dirty, |c, _, e| {
+            if inside(c) {
+                for o in e.objects() {
+                    bytes += o.heap_size();
+                    // SAFETY: both terms live in `env`.
+                    list = unsafe { enif_make_list_cell(raw, o.to_term(raw), list) };
+                }
+            }
+        });
+        match scan {
+            Scan::More(to) if inside(to) => from = to,
+            // Nothing was visited: a dirty scheduler takes the whole call.
+            Scan::Busy => return Ok(atoms::too_big().encode(env)),
+            _ => break,
+        }
+    }
+    Ok(term(env, list))
+}
+
+lean_nif!("slot" => slot, 0, 1);
+
+/// `slot(Tab, I)`; `too_big` asks for [`slot_dirty`].
+fn slot<'a>(env: Env<'a>, tab: Term<'a>, i: Term<'a>) -> NifResult<Term<'a>> {
+    slot_impl(env, tab, i, false)
+}
+
+/// `slot(Tab, I)` on a dirty CPU scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn slot_dirty<'a>(env: Env<'a>, tab: Term<'a>, i: Term<'a>) -> NifResult<Term<'a>> {
+    crate::batch::blocking(|| slot_impl(env, tab, i, true))
+}
