@@ -57,6 +57,25 @@ defmodule FerretsCompatTest do
     pid
   end
 
+  test "every documented ets function exists in :ferrets, with its arity" do
+    internal = [
+      internal_select_delete: 2,
+      internal_delete_all: 2,
+      match_spec_run_r: 3,
+      internal_request_all: 0
+    ]
+
+    Code.ensure_loaded!(:ferrets)
+
+    missing =
+      for {f, a} <- :ets.module_info(:exports) -- [module_info: 0, module_info: 1],
+          {f, a} not in internal,
+          not function_exported?(:ferrets, f, a),
+          do: {f, a}
+
+    assert missing == []
+  end
+
   test "improper lists are badarg, never a NIF panic" do
     improper = [{:a, 1} | {:b, 2}]
 
