@@ -394,29 +394,19 @@ count_mandatory([_ | T]) ->
 verify_header_mandatory(L) ->
     count_mandatory(L) =:= 6.
 
-wrap_bchunk(Name, C, N, true) ->
-    case disk_log:bchunk(Name, C, N) of
-        {_, _, X} when X > 0 -> throw(badfile);
-        {NC, Bin, _} -> {NC, Bin};
-        Y -> Y
-    end;
-wrap_bchunk(Name, C, N, false) ->
-    case disk_log:bchunk(Name, C, N) of
-        {NC, Bin, _} -> {NC, Bin};
+%% The next items of the log (terms with `disk_log:chunk/3', binaries with
+%% `bchunk/3'): `{Cont, Items}', `eof' or an error; with `Verify', bad bytes
+%% in the log are a bad file.
+wrap_read(Read, Name, C, N, Verify) ->
+    case Read(Name, C, N) of
+        {_, _, X} when Verify, X > 0 -> throw(badfile);
+        {NC, Items, _} -> {NC, Items};
         Y -> Y
     end.
 
-wrap_chunk(Name, C, N, true) ->
-    case disk_log:chunk(Name, C, N) of
-        {_, _, X} when X > 0 -> throw(badfile);
-        {NC, TL, _} -> {NC, TL};
-        Y -> Y
-    end;
-wrap_chunk(Name, C, N, false) ->
-    case disk_log:chunk(Name, C, N) of
-        {NC, TL, _} -> {NC, TL};
-        Y -> Y
-    end.
+wrap_bchunk(Name, C, N, Verify) -> wrap_read(fun disk_log:bchunk/3, Name, C, N, Verify).
+
+wrap_chunk(Name, C, N, Verify) -> wrap_read(fun disk_log:chunk/3, Name, C, N, Verify).
 
 %% The header's fields. With `Verify' the header is read as a binary (the
 %% md5 covers it), and the version is then looked up under the keys `major'
@@ -432,14 +422,7 @@ get_header_data(Name, true) ->
                         false ->
                             throw(badfile);
                         true ->
-                            Major = case lists:keyfind(major, 1, L) of
-                                        {major, Maj} -> Maj;
-                                        _ -> 0
-                                    end,
-                            Minor = case lists:keyfind(minor, 1, L) of
-                                        {minor, Min} -> Min;
-                                        _ -> 0
-                                    end,
+                            {Major, Minor} = header_version(L, major, minor),
                             FtOptions = header_ft_options(L),
                             MD5Initial = case FtOptions#filetab_options.md5sum of
                                              true -> erlang:md5_update(erlang:md5_init(), Bin);
@@ -461,19 +444,22 @@ get_header_data(Name, false) ->
                 false ->
                     throw(badfile);
                 true ->
-                    Major = case lists:keyfind(major_version, 1, L) of
-                                {major_version, Maj} -> Maj;
-                                _ -> 0
-                            end,
-                    Minor = case lists:keyfind(minor_version, 1, L) of
-                                {minor_version, Min} -> Min;
-                                _ -> 0
-                            end,
+                    {Major, Minor} = header_version(L, major_version, minor_version),
                     {ok, Major, Minor, header_ft_options(L), false, L, C}
             end;
         _ ->
             throw(badfile)
     end.
+
+%% The header's version under the given keys (0 for a missing one).
+header_version(L, MajorKey, MinorKey) ->
+    Get = fun(Key) ->
+                  case lists:keyfind(Key, 1, L) of
+                      {Key, V} -> V;
+                      false -> 0
+                  end
+          end,
+    {Get(MajorKey), Get(MinorKey)}.
 
 header_ft_options(L) ->
     case lists:keyfind(extended_info, 1, L) of
