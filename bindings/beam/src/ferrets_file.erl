@@ -26,21 +26,12 @@
 %% @doc Replaces the dets table's objects by `Tab''s, like `ets:to_dets/2'
 %% (dets's own `from_ets', with ferrets' walk as the init fun).
 to_dets(Tab, DetsTab) ->
-    case catch dets_from_ferrets(DetsTab, Tab) of
-        {error, Reason} -> erlang:error(Reason, [Tab, DetsTab]);
-        {'EXIT', {Reason1, _Stack1}} -> erlang:error(Reason1, [Tab, DetsTab]);
-        {'EXIT', EReason} -> erlang:error(EReason, [Tab, DetsTab]);
-        ok -> DetsTab;
-        Unexpected -> erlang:error(Unexpected, [Tab, DetsTab])
-    end.
+    dets_result(fun() -> dets_from_ferrets(DetsTab, Tab) end, ok, DetsTab, [Tab, DetsTab]).
 
 dets_from_ferrets(DetsTab, Tab) ->
     ferrets:safe_fixtable(Tab, true),
     try
-        case dets:init_table(DetsTab, walk_fun(ferrets:select(Tab, [{'_', [], ['$_']}], ?CHUNK))) of
-            badarg -> erlang:error(badarg, [DetsTab, Tab]);
-            Else -> Else
-        end
+        dets:init_table(DetsTab, walk_fun(ferrets:select(Tab, [{'_', [], ['$_']}], ?CHUNK)))
     after
         ferrets:safe_fixtable(Tab, false)
     end.
@@ -56,12 +47,17 @@ walk_fun(LC) ->
 %% @doc Inserts every object of the dets table into `Tab', like
 %% `ets:from_dets/2' (dets's own `to_ets' over ferrets' inserts).
 from_dets(Tab, DetsTab) ->
-    case catch dets_to_ferrets(DetsTab, Tab) of
-        {error, Reason} -> erlang:error(Reason, [Tab, DetsTab]);
-        {'EXIT', {Reason1, _Stack1}} -> erlang:error(Reason1, [Tab, DetsTab]);
-        {'EXIT', EReason} -> erlang:error(EReason, [Tab, DetsTab]);
-        Tab -> true;
-        Unexpected -> erlang:error(Unexpected, [Tab, DetsTab])
+    dets_result(fun() -> dets_to_ferrets(DetsTab, Tab) end, Tab, true, [Tab, DetsTab]).
+
+%% What ets.erl makes of a dets call: `Result' when it returns `Ok', else
+%% its error, exit or unexpected answer raised as an error with `Args'.
+dets_result(Call, Ok, Result, Args) ->
+    case catch Call() of
+        {error, Reason} -> erlang:error(Reason, Args);
+        {'EXIT', {Reason1, _Stack1}} -> erlang:error(Reason1, Args);
+        {'EXIT', EReason} -> erlang:error(EReason, Args);
+        Ok -> Result;
+        Unexpected -> erlang:error(Unexpected, Args)
     end.
 
 dets_to_ferrets(DetsTab, Tab) ->
