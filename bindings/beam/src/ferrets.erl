@@ -683,11 +683,15 @@ head_filter(Head, Guards) when is_tuple(Head) ->
     %% The position of each variable at the head's top level (any one of
     %% them: a matching object holds the same term at all).
     Vars = maps:from_list([{E, Pos} || {Pos, E} <- lists:reverse(Elems), numbered_variable(E)]),
-    Bounds = case is_list(Guards) of
-                 true -> lists:append([guard_bounds(G, Vars) || G <- Guards]);
-                 false -> []
-             end,
-    {true, {tuple_size(Head), [{Pos, E} || {Pos, E} <- Elems, ground(E)], Bounds}};
+    Implied = case is_list(Guards) of
+                  true -> lists:append([guard_bounds(G, Vars) || G <- Guards]);
+                  false -> []
+              end,
+    %% An element a guard says is equal to a constant is checked as a
+    %% ground element of the head is (its encoded bytes).
+    Equal = [{Pos, C} || {Pos, equal, C} <- Implied],
+    Bounds = [B || {_, Op, _} = B <- Implied, Op =/= equal],
+    {true, {tuple_size(Head), [{Pos, E} || {Pos, E} <- Elems, ground(E)] ++ Equal, Bounds}};
 head_filter(Head, _Guards) when is_atom(Head) ->
     case match_variable(Head) of
         true -> throw(all);
@@ -696,23 +700,47 @@ head_filter(Head, _Guards) when is_atom(Head) ->
 head_filter(_, _) ->
     false.
 
-%% The `{Pos, Op, Number}' conditions a guard implies: a comparison of a
-%% head variable with a number, or a conjunction of such (any other guard
-%% implies nothing the NIF checks).
+%% The conditions on head elements a guard implies: `{Pos, Op, Number}'
+%% for a comparison of a head variable with a number, `{Pos, equal, Term}'
+%% for its equality with a constant that is no number and holds none (so
+%% that `==' is `=:=' on it), and those of both sides of a conjunction. Any
+%% other guard implies nothing the NIF checks.
 guard_bounds({Conj, A, B}, Vars) when Conj =:= 'andalso'; Conj =:= 'and' ->
     guard_bounds(A, Vars) ++ guard_bounds(B, Vars);
 guard_bounds({Op, A, B}, Vars) ->
-    case {compared(Op), A, B} of
-        {false, _, _} -> [];
-        {Flipped, N, V} when is_atom(V) -> bound(Vars, V, Flipped, number(N));
-        {_, V, N} when is_atom(V) -> bound(Vars, V, Op, number(N));
-        _ -> []
+    case compared(Op) of
+        false -> [];
+        Flipped -> bound(Vars, A, Op, B) ++ bound(Vars, B, Flipped, A)
     end;
 guard_bounds(_, _) ->
     [].
 
-bound(Vars, V, Op, {ok, N}) when is_map_key(V, Vars) -> [{maps:get(V, Vars), Op, N}];
+%% What `V Op C' implies when `V' is a head variable and `C' a constant.
+bound(Vars, V, Op, C) when is_atom(V), is_map_key(V, Vars) ->
+    Pos = maps:get(V, Vars),
+    case {number(C), Op =:= '==' orelse Op =:= '=:=', constant(C)} of
+        {{ok, N}, _, _} -> [{Pos, Op, N}];
+        {false, true, {ok, T}} -> [{Pos, equal, T} || not has_number(T)];
+        _ -> []
+    end;
 bound(_, _, _, _) -> [].
+
+%% The term a guard operand stands for when it is a constant: `{const, T}',
+%% or an atom that is no variable, or a binary.
+constant({const, T}) -> {ok, T};
+constant(A) when is_atom(A) ->
+    case match_variable(A) of
+        true -> false;
+        false -> {ok, A}
+    end;
+constant(B) when is_binary(B) -> {ok, B};
+constant(_) -> false.
+
+has_number(N) when is_number(N) -> true;
+has_number([H | T]) -> has_number(H) orelse has_number(T);
+has_number(T) when is_tuple(T) -> has_number(tuple_to_list(T));
+has_number(M) when is_map(M) -> has_number(maps:to_list(M));
+has_number(_) -> false.
 
 %% `Op' with its operands swapped, or `false' when the NIF does not check it.
 compared('<') -> '>';

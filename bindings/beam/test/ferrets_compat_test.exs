@@ -700,6 +700,42 @@ defmodule FerretsCompatTest do
     end
   end
 
+  test "a walk hands the NIF the head constants and guard conditions it can check" do
+    # The filter the walk passes to the chunk NIF (seen by tracing the call):
+    # what it leaves out is still right, only slower, so check it here.
+    filter = fn ms ->
+      t = :ferrets.new(:t, [:public])
+      :ferrets.insert(t, {1, :a, 2})
+      :erlang.trace_pattern({:ferrets, :chunk, 4}, true, [:local])
+      # A process cannot trace itself: a walker does the select.
+      walker = spawn_link(fn -> receive do: (:go -> :ferrets.select(t, ms)) end)
+      :erlang.trace(walker, true, [:call])
+      send(walker, :go)
+      assert_receive {:trace, ^walker, :call, {:ferrets, :chunk, [_, [], _, f]}}
+      f
+    end
+
+    v = fn guard -> [{{:"$1", :"$2", :_}, [guard], [:"$1"]}] end
+    assert filter.(v.({:==, :"$2", :a})) == [{3, [{2, :a}], []}]
+    assert filter.(v.({:"=:=", "s", :"$2"})) == [{3, [{2, "s"}], []}]
+    assert filter.(v.({:==, :"$2", {:const, {:x, :y}}})) == [{3, [{2, {:x, :y}}], []}]
+    assert filter.(v.({:<, :"$2", 5})) == [{3, [], [{2, :<, 5}]}]
+    assert filter.(v.({:<, 5, :"$2"})) == [{3, [], [{2, :>, 5}]}]
+
+    assert filter.(v.({:andalso, {:>=, :"$1", 1.5}, {:==, :"$2", :b}})) == [
+             {3, [{2, :b}], [{1, :>=, 1.5}]}
+           ]
+
+    # Nothing to check: numbers inside a constant, other operators, nested
+    # variables, a variable head.
+    assert filter.(v.({:==, :"$2", {:const, {1}}})) == [{3, [], []}]
+    assert filter.(v.({:"/=", :"$2", :a})) == [{3, [], []}]
+    assert filter.(v.({:<, :"$1", :"$2"})) == [{3, [], []}]
+    assert filter.([{{:_, {:"$1"}, :_}, [{:==, :"$1", :a}], [true]}]) == [{3, [], []}]
+    assert filter.([{:"$1", [{:==, :"$1", :a}], [true]}]) == :all
+    assert filter.([{{:"$1", :a, 3}, [], [true]}]) == [{3, [{2, :a}, {3, 3}], []}]
+  end
+
   test "slot/2 walks every object once, and refuses what ets refuses" do
     walk = fn m, t ->
       Stream.iterate(0, &(&1 + 1))
@@ -794,7 +830,7 @@ defmodule FerretsCompatTest do
     end
   end
 
-  test "guards comparing a head variable with a number select what ets selects" do
+  test "guards comparing a head variable with a number or a constant select what ets selects" do
     # Elements of every kind around the constants: integers and floats on
     # both sides of them, at 2^53 and beyond (where an integer and a float
     # are no longer compared on the stored bytes), big integers, and terms
@@ -816,7 +852,7 @@ defmodule FerretsCompatTest do
         1 <<< 64
       ] ++
         [-2.5, -0.0, 0.0, 0.5, 1.0, 2.0, 2.5, 9.0e15, 1.0e300] ++
-        [:a, [], [1], "bin", {1}, %{a: 1}, make_ref(), self()]
+        [:a, :b, [], [1], "bin", {1}, {:x}, %{a: 1}, make_ref(), self()]
 
     objects = for {v, i} <- Enum.with_index(values), do: {i, v, rem(i, 3)}
     # 9007199254740992.0 is 2^53: (2^53 + 1) is above it, though not as a float.
@@ -846,7 +882,21 @@ defmodule FerretsCompatTest do
           ],
           [{{:"$2", {:"$1"}, :_}, [{:<, :"$1", 3}], [:"$2"]}],
           [{{:"$2", :"$1", :_}, [{:orelse, {:<, :"$1", 0}, {:>, :"$1", 3}}], [:"$2"]}],
-          [{{:"$2", :"$1", :_}, [{:not, {:<, :"$1", 3}}], [:"$2"]}]
+          [{{:"$2", :"$1", :_}, [{:not, {:<, :"$1", 3}}], [:"$2"]}],
+          # Equality with constants that are no numbers: checked as head
+          # constants are (and one holding a number, which is not).
+          [{{:"$2", :"$1", :_}, [{:==, :"$1", :a}], [:"$2"]}],
+          [{{:"$2", :"$1", :_}, [{:"=:=", :b, :"$1"}], [:"$2"]}],
+          [{{:"$2", :"$1", :_}, [{:==, :"$1", "bin"}], [:"$2"]}],
+          [{{:"$2", :"$1", :_}, [{:"=:=", :"$1", {:const, {:x}}}], [:"$2"]}],
+          [{{:"$2", :"$1", :_}, [{:==, :"$1", {:const, {1}}}], [:"$2"]}],
+          [{{:"$2", :"$1", :_}, [{:==, :"$1", {:const, {1.0}}}], [:"$2"]}],
+          [{{:"$2", :"$1", :_}, [{:"/=", :"$1", :a}], [:"$2"]}],
+          [{{:"$2", :"$1", :_}, [{:andalso, {:==, :"$1", :a}, {:is_atom, :"$1"}}], [:"$2"]}],
+          [
+            {{:"$2", :"$1", :_}, [{:==, :"$1", :a}], [:"$2"]},
+            {{:"$2", :"$1", :_}, [{:==, :"$1", []}], [:"$2"]}
+          ]
         ]
 
     for spec <- specs do
