@@ -223,31 +223,7 @@ parse_ft_info_options(_, Malformed) ->
 file2tab(File, Opts) ->
     try
         {ok, Verify, TableArg} = parse_f2t_opts(Opts, false, []),
-        Name = make_ref(),
-        {ok, Name} =
-            case disk_log:open([{name, Name}, {file, File}, {mode, read_only}]) of
-                {ok, Name} ->
-                    {ok, Name};
-                {repaired, Name, _, _} ->
-                    case Verify of
-                        true ->
-                            _ = disk_log:close(Name),
-                            throw(badfile);
-                        false ->
-                            {ok, Name}
-                    end;
-                {error, Other1} ->
-                    throw({read_error, Other1});
-                Other2 ->
-                    throw(Other2)
-            end,
-        {ok, Major, Minor, FtOptions, MD5State, FullHeader, DLContext} =
-            try get_header_data(Name, Verify)
-            catch
-                throw:badfile ->
-                    _ = disk_log:close(Name),
-                    throw(badfile)
-            end,
+        {Name, Major, Minor, FtOptions, MD5State, FullHeader, DLContext} = read_header(File, Verify),
         try
             if
                 Major > 1 -> throw({unsupported_file_version, {Major, Minor}});
@@ -404,6 +380,34 @@ wrap_bchunk(Name, C, N, Verify) -> wrap_read(fun disk_log:bchunk/3, Name, C, N, 
 
 wrap_chunk(Name, C, N, Verify) -> wrap_read(fun disk_log:chunk/3, Name, C, N, Verify).
 
+%% Opens `File' read-only and reads its header (see `get_header_data/2'):
+%% `{Log, Major, Minor, FtOptions, MD5State, Header, Cont}', the log left
+%% open. A log that needed repair is a bad file when `Verify' is set, and
+%% is read as it is otherwise.
+read_header(File, Verify) ->
+    Name = make_ref(),
+    case disk_log:open([{name, Name}, {file, File}, {mode, read_only}]) of
+        {ok, Name} ->
+            ok;
+        {repaired, Name, _, _} when Verify ->
+            _ = disk_log:close(Name),
+            throw(badfile);
+        {repaired, Name, _, _} ->
+            ok;
+        {error, Other1} ->
+            throw({read_error, Other1});
+        Other2 ->
+            throw(Other2)
+    end,
+    try get_header_data(Name, Verify) of
+        {ok, Major, Minor, FtOptions, MD5State, FullHeader, DLContext} ->
+            {Name, Major, Minor, FtOptions, MD5State, FullHeader, DLContext}
+    catch
+        throw:badfile ->
+            _ = disk_log:close(Name),
+            throw(badfile)
+    end.
+
 %% The header's fields. With `Verify' the header is read as a binary (the
 %% md5 covers it), and the version is then looked up under the keys `major'
 %% and `minor', as ets.erl does (so a verified read sees version 0.0).
@@ -541,21 +545,7 @@ create_tab(I, TableArg) ->
 %% @doc What a `tab2file' file holds, like `ets:tabfile_info/1'.
 tabfile_info(File) when is_list(File); is_atom(File) ->
     try
-        Name = make_ref(),
-        {ok, Name} =
-            case disk_log:open([{name, Name}, {file, File}, {mode, read_only}]) of
-                {ok, Name} -> {ok, Name};
-                {repaired, Name, _, _} -> {ok, Name};
-                {error, Other1} -> throw({read_error, Other1});
-                Other2 -> throw(Other2)
-            end,
-        {ok, Major, Minor, _FtOptions, _MD5State, FullHeader, _DLContext} =
-            try get_header_data(Name, false)
-            catch
-                throw:badfile ->
-                    _ = disk_log:close(Name),
-                    throw(badfile)
-            end,
+        {Name, Major, Minor, _FtOptions, _MD5State, FullHeader, _DLContext} = read_header(File, false),
         case disk_log:close(Name) of
             ok -> ok;
             {error, Reason} -> throw(Reason)
